@@ -1,0 +1,3 @@
+"""Written by build.py from pyproject.toml."""
+
+VERSION = "0.1.0"
