@@ -1,0 +1,52 @@
+"""ApplyResourceChange: create, update or delete, as the planned state says."""
+
+from __future__ import annotations
+
+from terraform_provider_pulumiservice._proto import tfplugin6_pb2 as pb
+from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
+from terraform_provider_pulumiservice.protocol.convert import (
+    ValueDecodeError,
+    decode_value,
+    diagnostics_to_proto,
+    encode_value,
+)
+from terraform_provider_pulumiservice.protocol.session import ProviderSession
+from terraform_provider_pulumiservice.provider import RESOURCES
+
+
+def apply_resource_change(
+    session: ProviderSession, request: pb.ApplyResourceChange.Request
+) -> pb.ApplyResourceChange.Response:
+    diagnostics = Diagnostics()
+    resource = RESOURCES.get(request.type_name)
+    if resource is None:
+        diagnostics.error("Unknown resource type", f"This provider has no {request.type_name!r}.")
+        return pb.ApplyResourceChange.Response(diagnostics=diagnostics_to_proto(diagnostics))
+    type_ = resource.schema.cty_type
+    try:
+        prior = decode_value(request.prior_state, type_, "prior state")
+        planned = decode_value(request.planned_state, type_, "planned state")
+    except ValueDecodeError as error:
+        diagnostics.append(error.diagnostic)
+        return pb.ApplyResourceChange.Response(diagnostics=diagnostics_to_proto(diagnostics))
+
+    client = session.client(diagnostics)
+    if client is None:
+        return pb.ApplyResourceChange.Response(
+            new_state=encode_value(prior, type_), diagnostics=diagnostics_to_proto(diagnostics)
+        )
+    private = request.planned_private
+    if planned is None:
+        resource.delete(client, prior, diagnostics)
+        # A failed delete keeps the object in state so nothing is forgotten.
+        new_state = prior if diagnostics.has_errors() else None
+    elif prior is None:
+        new_state = resource.create(client, planned, diagnostics)
+        private = b""
+    else:
+        new_state = resource.update(client, prior, planned, diagnostics)
+    return pb.ApplyResourceChange.Response(
+        new_state=encode_value(new_state, type_),
+        private=private,
+        diagnostics=diagnostics_to_proto(diagnostics),
+    )

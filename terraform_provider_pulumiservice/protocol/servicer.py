@@ -1,0 +1,146 @@
+"""The tfplugin6 Provider gRPC service: one thin method per RPC.
+
+Each method hands the request to its operation module and returns the operation's response; a
+failure inside an operation becomes an error diagnostic (logged with its traceback on stderr),
+never a broken RPC.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from terraform_provider_pulumiservice._proto import tfplugin6_pb2 as pb
+from terraform_provider_pulumiservice._proto import tfplugin6_pb2_grpc
+from terraform_provider_pulumiservice.protocol import (
+    apply,
+    configure,
+    import_state,
+    plan,
+    read,
+    schema,
+    upgrade,
+    validate,
+)
+from terraform_provider_pulumiservice.protocol.session import ProviderSession
+
+logger = logging.getLogger(__name__)
+
+Response = TypeVar("Response")
+
+
+def _guarded(rpc: str, response_type: Callable[..., Response], call: Callable[[], Response]) -> Response:
+    started = time.perf_counter()
+    try:
+        return call()
+    except Exception as error:  # noqa: BLE001 - any failure must reach the user as a diagnostic
+        logger.exception("%s failed", rpc)
+        diagnostic = pb.Diagnostic(
+            severity=pb.Diagnostic.ERROR,
+            summary="Internal provider error",
+            detail=f"{rpc} failed unexpectedly ({type(error).__name__}: {error}). This is a bug "
+            "in terraform-provider-pulumiservice; the provider log (TF_LOG_PROVIDER=DEBUG) has "
+            "the details.",
+        )
+        return response_type(diagnostics=[diagnostic])
+    finally:
+        logger.debug("%s answered in %.1f ms", rpc, (time.perf_counter() - started) * 1000)
+
+
+def _unsupported(what: str) -> pb.Diagnostic:
+    return pb.Diagnostic(
+        severity=pb.Diagnostic.ERROR,
+        summary=f"{what} are not supported",
+        detail=f"The pulumiservice provider has no {what.lower()}.",
+    )
+
+
+class ProviderServicer(tfplugin6_pb2_grpc.ProviderServicer):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.session = ProviderSession()
+
+    def stop_all(self) -> None:
+        """Process shutdown: cancel in-flight API calls and release the client."""
+        self.session.stop()
+        self.session.close()
+
+    def GetMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _guarded("GetMetadata", pb.GetMetadata.Response,
+                        lambda: schema.get_metadata(request))
+
+    def GetProviderSchema(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _guarded("GetProviderSchema", pb.GetProviderSchema.Response,
+                        lambda: schema.get_provider_schema(request))
+
+    def ValidateProviderConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _guarded("ValidateProviderConfig", pb.ValidateProviderConfig.Response,
+                        lambda: validate.validate_provider_config(request))
+
+    def ValidateResourceConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _guarded("ValidateResourceConfig", pb.ValidateResourceConfig.Response,
+                        lambda: validate.validate_resource_config(request))
+
+    def ValidateDataResourceConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _guarded("ValidateDataResourceConfig", pb.ValidateDataResourceConfig.Response,
+                        lambda: validate.validate_data_resource_config(request))
+
+    def UpgradeResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _guarded("UpgradeResourceState", pb.UpgradeResourceState.Response,
+                        lambda: upgrade.upgrade_resource_state(request))
+
+    def ConfigureProvider(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _guarded("ConfigureProvider", pb.ConfigureProvider.Response,
+                        lambda: configure.configure_provider(self.session, request))
+
+    def ReadResource(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _guarded("ReadResource", pb.ReadResource.Response,
+                        lambda: read.read_resource(self.session, request))
+
+    def PlanResourceChange(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _guarded("PlanResourceChange", pb.PlanResourceChange.Response,
+                        lambda: plan.plan_resource_change(request))
+
+    def ApplyResourceChange(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _guarded("ApplyResourceChange", pb.ApplyResourceChange.Response,
+                        lambda: apply.apply_resource_change(self.session, request))
+
+    def ImportResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _guarded("ImportResourceState", pb.ImportResourceState.Response,
+                        lambda: import_state.import_resource_state(self.session, request))
+
+    def ReadDataSource(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return _guarded("ReadDataSource", pb.ReadDataSource.Response,
+                        lambda: read.read_data_source(self.session, request))
+
+    def MoveResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return pb.MoveResourceState.Response(diagnostics=[_unsupported("Resource moves")])
+
+    def ValidateEphemeralResourceConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return pb.ValidateEphemeralResourceConfig.Response(
+            diagnostics=[_unsupported("Ephemeral resources")])
+
+    def OpenEphemeralResource(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return pb.OpenEphemeralResource.Response(diagnostics=[_unsupported("Ephemeral resources")])
+
+    def RenewEphemeralResource(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return pb.RenewEphemeralResource.Response(
+            diagnostics=[_unsupported("Ephemeral resources")])
+
+    def CloseEphemeralResource(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return pb.CloseEphemeralResource.Response(
+            diagnostics=[_unsupported("Ephemeral resources")])
+
+    def GetFunctions(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return pb.GetFunctions.Response()
+
+    def CallFunction(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return pb.CallFunction.Response(
+            error=pb.FunctionError(text="The pulumiservice provider has no functions."))
+
+    def StopProvider(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.session.stop()
+        return pb.StopProvider.Response()

@@ -1,0 +1,53 @@
+"""UpgradeResourceState: stored JSON state → current schema (silent when nothing changed)."""
+
+from __future__ import annotations
+
+import json
+
+from terraform_provider_pulumiservice._proto import tfplugin6_pb2 as pb
+from terraform_provider_pulumiservice.cty import CtyError, decode_json
+from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
+from terraform_provider_pulumiservice.protocol.convert import (
+    diagnostics_to_proto,
+    encode_value,
+    path_from_cty,
+)
+from terraform_provider_pulumiservice.provider import RESOURCES
+
+
+def upgrade_resource_state(
+    request: pb.UpgradeResourceState.Request,
+) -> pb.UpgradeResourceState.Response:
+    diagnostics = Diagnostics()
+    resource = RESOURCES.get(request.type_name)
+    if resource is None:
+        diagnostics.error("Unknown resource type", f"This provider has no {request.type_name!r}.")
+        return pb.UpgradeResourceState.Response(diagnostics=diagnostics_to_proto(diagnostics))
+    schema = resource.schema
+    if request.version > schema.version:
+        diagnostics.error(
+            "State written by a newer provider",
+            f"The stored state has schema version {request.version}, but this provider only "
+            f"knows version {schema.version}. Use the provider version that wrote it.",
+        )
+        return pb.UpgradeResourceState.Response(diagnostics=diagnostics_to_proto(diagnostics))
+    raw = request.raw_state.json
+    if not raw:
+        diagnostics.error("Unsupported state", "Only JSON state can be upgraded.")
+        return pb.UpgradeResourceState.Response(diagnostics=diagnostics_to_proto(diagnostics))
+    try:
+        stored = json.loads(raw)
+        if not isinstance(stored, dict):
+            raise ValueError("the stored state is not a JSON object")
+        # Attributes added since the state was written start null; removed ones are dropped.
+        aligned = {name: stored.get(name) for name in schema.attributes}
+        state = decode_json(json.dumps(aligned).encode(), schema.cty_type)
+    except (ValueError, CtyError) as error:
+        path = path_from_cty(error.path) if isinstance(error, CtyError) and error.path else None
+        detail = error.message if isinstance(error, CtyError) else str(error)
+        diagnostics.error("Invalid stored state", f"The state could not be read: {detail}", path)
+        return pb.UpgradeResourceState.Response(diagnostics=diagnostics_to_proto(diagnostics))
+    return pb.UpgradeResourceState.Response(
+        upgraded_state=encode_value(state, schema.cty_type),
+        diagnostics=diagnostics_to_proto(diagnostics),
+    )

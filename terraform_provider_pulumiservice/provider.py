@@ -1,0 +1,71 @@
+"""The provider: its configuration block, and the resources and data sources it serves."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from terraform_provider_pulumiservice.cty import STRING, Unknown
+from terraform_provider_pulumiservice.data_sources.api_agents_task import AgentsTaskDataSource
+from terraform_provider_pulumiservice.data_sources.api_agents_tasks import AgentsTasksDataSource
+from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
+from terraform_provider_pulumiservice.framework.path import AttributePath
+from terraform_provider_pulumiservice.framework.resource import DataSource, Resource
+from terraform_provider_pulumiservice.framework.schema import Attribute, Schema
+from terraform_provider_pulumiservice.resources.api_agents_task import AgentsTaskResource
+
+if TYPE_CHECKING:
+    from terraform_provider_pulumiservice.cloud.client import CloudClient
+
+PROVIDER_SCHEMA = Schema(
+    description="Manages Pulumi Cloud agent tasks (Pulumi Neo) through the Pulumi Cloud REST API.",
+    attributes={
+        "access_token": Attribute(
+            STRING,
+            "A Pulumi Cloud access token. Defaults to the `PULUMI_ACCESS_TOKEN` environment "
+            "variable.",
+            optional=True, sensitive=True,
+        ),
+        "api_url": Attribute(
+            STRING,
+            "The Pulumi Cloud API's base URL. Defaults to the `PULUMI_BACKEND_URL` environment "
+            "variable, then `https://api.pulumi.com`.",
+            optional=True,
+        ),
+    },
+)
+
+RESOURCES: dict[str, Resource] = {r.type_name: r for r in (AgentsTaskResource(),)}
+DATA_SOURCES: dict[str, DataSource] = {
+    d.type_name: d for d in (AgentsTaskDataSource(), AgentsTasksDataSource())
+}
+
+
+def configure_client(
+    config: Mapping[str, Any], diagnostics: Diagnostics, environ: Mapping[str, str] | None = None
+) -> CloudClient | None:
+    """Builds the one pooled API client this provider instance uses."""
+    from terraform_provider_pulumiservice import _version
+    from terraform_provider_pulumiservice.cloud.client import CloudClient, resolve_settings
+    from terraform_provider_pulumiservice.cloud.errors import MissingTokenError
+
+    for name in ("access_token", "api_url"):
+        if isinstance(config.get(name), Unknown):
+            diagnostics.error(
+                "Provider configuration is not known yet",
+                f"`{name}` depends on a value known only after apply; set it to a value known "
+                "at plan time.",
+                AttributePath.root(name),
+            )
+            return None
+    try:
+        settings = resolve_settings(
+            config.get("api_url"), config.get("access_token"),
+            os.environ if environ is None else environ, _version.VERSION,
+        )
+    except MissingTokenError as error:
+        diagnostics.error("Missing Pulumi Cloud access token", str(error),
+                          AttributePath.root("access_token"))
+        return None
+    return CloudClient(settings)

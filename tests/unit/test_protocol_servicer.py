@@ -1,0 +1,130 @@
+"""The tfplugin6 servicer called directly with protobuf requests (no process, no Terraform)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from terraform_provider_pulumiservice._proto import tfplugin6_pb2 as pb
+from terraform_provider_pulumiservice.cty import (
+    UNKNOWN,
+    decode_msgpack,
+    encode_msgpack,
+    infer_typed_value,
+    type_from_json_bytes,
+)
+from terraform_provider_pulumiservice.protocol.servicer import ProviderServicer
+from terraform_provider_pulumiservice.resources.api_agents_task import SCHEMA
+
+TASK_TYPE = SCHEMA.cty_type
+TYPE_NAME = "pulumiservice_api_agents_task"
+
+
+def dv(value: Any) -> pb.DynamicValue:
+    return pb.DynamicValue(msgpack=encode_msgpack(value, TASK_TYPE))
+
+
+def obj(**values: Any) -> dict[str, Any]:
+    base = SCHEMA.null_object()
+    base.update(values)
+    return base
+
+
+@pytest.fixture
+def servicer() -> ProviderServicer:
+    return ProviderServicer()
+
+
+def test_schema_lists_every_attribute_with_flags(servicer: ProviderServicer) -> None:
+    response = servicer.GetProviderSchema(pb.GetProviderSchema.Request(), None)
+    assert not response.diagnostics
+    assert response.server_capabilities.get_provider_schema_optional
+    provider = {a.name: a for a in response.provider.block.attributes}
+    assert provider["access_token"].sensitive and not provider["api_url"].sensitive
+    task = {a.name: a for a in response.resource_schemas[TYPE_NAME].block.attributes}
+    inputs = {"org_name", "approval_mode", "cli_integrations", "enabled_integrations", "message",
+              "permission_mode", "plan_mode", "source", "task_id", "tool_execution_mode"}
+    outputs = {"id", "created_at", "created_by", "entities", "is_shared", "shared_at", "name",
+               "status", "task_type", "tokens_used", "async_trigger_type",
+               "context_compaction_threshold_percent", "context_used_tokens",
+               "context_window_tokens", "last_heartbeat", "runtime_phase", "source_automation_id"}
+    assert set(task) == inputs | outputs
+    assert task["org_name"].required
+    assert json.loads(task["message"].type) == "dynamic"
+    assert json.loads(task["cli_integrations"].type) == ["list", "dynamic"]
+    assert json.loads(task["created_by"].type) == "dynamic"
+    assert all(a.description for a in task.values())
+    for name in outputs - {"is_shared", "name"}:
+        assert task[name].computed and not task[name].optional, name
+    assert set(response.data_source_schemas) == {
+        "pulumiservice_api_agents_task", "pulumiservice_api_agents_tasks"}
+    for attribute in task.values():
+        type_from_json_bytes(attribute.type)
+
+
+def test_validation_reports_paths_and_makes_no_client(servicer: ProviderServicer) -> None:
+    config = obj(org_name="acme", approval_mode="never",
+                 message=infer_typed_value({"content": ""}))
+    response = servicer.ValidateResourceConfig(
+        pb.ValidateResourceConfig.Request(type_name=TYPE_NAME, config=dv(config)), None)
+    paths = [[s.attribute_name for s in d.attribute.steps] for d in response.diagnostics]
+    assert paths == [["message", "content"], ["approval_mode"]]
+    assert servicer.session._client is None
+
+
+def test_malformed_msgpack_is_a_diagnostic(servicer: ProviderServicer) -> None:
+    for garbage in (b"\xff\x00", b"\x93\x01", b"\xc1", encode_msgpack("x", TASK_TYPE.attributes["name"])):
+        response = servicer.PlanResourceChange(
+            pb.PlanResourceChange.Request(
+                type_name=TYPE_NAME,
+                prior_state=pb.DynamicValue(msgpack=b"\xc0"),
+                proposed_new_state=pb.DynamicValue(msgpack=garbage),
+                config=pb.DynamicValue(msgpack=garbage),
+            ), None)
+        assert response.diagnostics[0].severity == pb.Diagnostic.ERROR
+        assert "could not be decoded" in response.diagnostics[0].detail
+
+
+def test_plan_create_marks_computed_unknown(servicer: ProviderServicer) -> None:
+    config = obj(org_name="acme", message=infer_typed_value("hello"))
+    response = servicer.PlanResourceChange(
+        pb.PlanResourceChange.Request(
+            type_name=TYPE_NAME, prior_state=pb.DynamicValue(msgpack=b"\xc0"),
+            proposed_new_state=dv(config), config=dv(config)), None)
+    assert not response.diagnostics
+    planned = decode_msgpack(response.planned_state.msgpack, TASK_TYPE)
+    assert planned["id"] == UNKNOWN and planned["org_name"] == "acme"
+
+
+def test_configure_without_token_names_both_ways(
+    servicer: ProviderServicer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PULUMI_ACCESS_TOKEN", raising=False)
+    provider_type = type_from_json_bytes(
+        b'["object",{"access_token":"string","api_url":"string"}]')
+    response = servicer.ConfigureProvider(
+        pb.ConfigureProvider.Request(config=pb.DynamicValue(
+            msgpack=encode_msgpack({"access_token": None, "api_url": None}, provider_type))), None)
+    detail = response.diagnostics[0].detail
+    assert "access_token" in detail and "PULUMI_ACCESS_TOKEN" in detail
+
+
+def test_upgrade_state_round_trips_json_state(servicer: ProviderServicer) -> None:
+    state = {name: None for name in SCHEMA.attributes}
+    state.update({"id": "acme/t1", "org_name": "acme", "task_id": "t1", "tokens_used": 12,
+                  "message": {"value": {"content": "hi"}, "type": ["object", {"content": "string"}]},
+                  "cli_integrations": [], "removed_attribute": "x"})
+    response = servicer.UpgradeResourceState(
+        pb.UpgradeResourceState.Request(type_name=TYPE_NAME, version=0,
+                                        raw_state=pb.RawState(json=json.dumps(state).encode())),
+        None)
+    assert not response.diagnostics
+    upgraded = decode_msgpack(response.upgraded_state.msgpack, TASK_TYPE)
+    assert upgraded["tokens_used"] == 12 and upgraded["cli_integrations"] == []
+    assert upgraded["message"] == infer_typed_value({"content": "hi"})
+
+
+def test_stop_provider_answers(servicer: ProviderServicer) -> None:
+    assert servicer.StopProvider(pb.StopProvider.Request(), None).Error == ""
