@@ -48,7 +48,7 @@ def configure_client(
     """Builds the one pooled API client this provider instance uses."""
     from terraform_provider_pulumiservice import _version
     from terraform_provider_pulumiservice.cloud.client import CloudClient, resolve_settings
-    from terraform_provider_pulumiservice.cloud.errors import MissingTokenError
+    from terraform_provider_pulumiservice.cloud.errors import CloudError, MissingTokenError
 
     for name in ("access_token", "api_url"):
         if isinstance(config.get(name), Unknown):
@@ -67,5 +67,8 @@ def configure_client(
     except MissingTokenError as error:
         diagnostics.error("Missing Pulumi Cloud access token", str(error),
                           AttributePath.root("access_token"))
+        return None
+    except CloudError as error:
+        diagnostics.error("Invalid Pulumi Cloud API URL", str(error), AttributePath.root("api_url"))
         return None
     return CloudClient(settings)

@@ -49,11 +49,8 @@ class UseStateForUnknown:
         return "The value does not change after creation."
 
     def modify(self, request: PlanModifierRequest) -> PlanModifierResult:
-        if (
-            not request.is_create
-            and isinstance(request.plan_value, Unknown)
-            and request.state_value is not None
-        ):
+        # A null prior value is kept too: these values are settled when the object is created.
+        if not request.is_create and isinstance(request.plan_value, Unknown):
             return PlanModifierResult(request.state_value)
         return PlanModifierResult(request.plan_value)
 
