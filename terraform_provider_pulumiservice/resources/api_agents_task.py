@@ -88,9 +88,8 @@ class MessageValidator:
             return
         fields = value.value
         content = fields.get("content")
-        content_path = path.attribute("content") if isinstance(value.type, Object) else path.key(
-            "content"
-        )
+        # Key steps (not attribute steps) let Terraform find the line inside an object literal.
+        content_path = path.key("content")
         if isinstance(content, Unknown):
             pass
         elif not isinstance(content, str) or not content.strip():
@@ -104,13 +103,11 @@ class MessageValidator:
         if message_type is not None and not isinstance(message_type, Unknown) and (
             message_type != "user_message"
         ):
-            type_path = path.attribute("type") if isinstance(value.type, Object) else path.key(
-                "type"
-            )
+            type_path = path.key("type")
             diagnostics.error(
                 "Invalid message type",
                 f'`message.type` must be "user_message" (the first event of a task); got '
-                f"{message_type!r}.",
+                f'"{message_type}".',
                 type_path,
             )
 
@@ -153,8 +150,7 @@ class IntegrationListValidator:
                 continue
             for key in self.required_keys:
                 item = entry.value.get(key)
-                key_path = (entry_path.attribute(key) if isinstance(entry.type, Object)
-                            else entry_path.key(key))
+                key_path = entry_path.key(key)
                 if isinstance(item, Unknown):
                     continue
                 if not isinstance(item, str) or not item:

@@ -89,7 +89,7 @@ def test_enum_errors_point_at_the_attribute() -> None:
 
 def test_message_needs_non_empty_content_and_user_message_type() -> None:
     diagnostics = validate(message=dyn({"content": "", "type": "assistant"}))
-    assert [str(d.path) for d in diagnostics] == ["message.content", "message.type"]
+    assert [str(d.path) for d in diagnostics] == ['message["content"]', 'message["type"]']
     assert not validate(message=dyn("do it"))
     assert not validate(message=TypedValue(Object({"content": STRING}), {"content": UNKNOWN}))
     assert [str(d.path) for d in validate(message=dyn(["a list"]))] == ["message"]

@@ -69,7 +69,8 @@ def test_validation_reports_paths_and_makes_no_client(servicer: ProviderServicer
                  message=infer_typed_value({"content": ""}))
     response = servicer.ValidateResourceConfig(
         pb.ValidateResourceConfig.Request(type_name=TYPE_NAME, config=dv(config)), None)
-    paths = [[s.attribute_name for s in d.attribute.steps] for d in response.diagnostics]
+    paths = [[s.attribute_name or s.element_key_string for s in d.attribute.steps]
+             for d in response.diagnostics]
     assert paths == [["message", "content"], ["approval_mode"]]
     assert servicer.session._client is None
 
