@@ -475,12 +475,12 @@ class AgentsTaskResource(Resource):
         except CloudError as error:
             diagnostics.error("Could not update the agent task", str(error))
             return prior
-        if patch and any(isinstance(planned[name], Unknown) for name in planned):
-            # PATCH answers with the task, but read it again for the freshest computed values.
+        if not task:  # a PATCH answered without a body: read the task instead
             try:
                 task = client.get_task(org, task_id)
-            except CloudError:
-                pass
+            except CloudError as error:
+                diagnostics.warning("Could not read the updated agent task", str(error))
+                return nulled_unknowns(planned)
         return merge_planned_with_task(planned, task)
 
     def delete(self, client: CloudClient, prior: State, diagnostics: Diagnostics) -> None:
