@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from terraform_provider_pulumiservice._proto import tfplugin6_pb2 as pb
 from terraform_provider_pulumiservice.cty import CtyError, decode_json
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
@@ -36,16 +34,13 @@ def upgrade_resource_state(
         diagnostics.error("Unsupported state", "Only JSON state can be upgraded.")
         return pb.UpgradeResourceState.Response(diagnostics=diagnostics_to_proto(diagnostics))
     try:
-        stored = json.loads(raw)
-        if not isinstance(stored, dict):
-            raise ValueError("the stored state is not a JSON object")
         # Attributes added since the state was written start null; removed ones are dropped.
-        aligned = {name: stored.get(name) for name in schema.attributes}
-        state = decode_json(json.dumps(aligned).encode(), schema.cty_type)
-    except (ValueError, CtyError) as error:
-        path = path_from_cty(error.path) if isinstance(error, CtyError) and error.path else None
-        detail = error.message if isinstance(error, CtyError) else str(error)
-        diagnostics.error("Invalid stored state", f"The state could not be read: {detail}", path)
+        state = decode_json(raw, schema.cty_type, ignore_extra_attributes=True)
+    except CtyError as error:
+        path = path_from_cty(error.path) if error.path else None
+        diagnostics.error(
+            "Invalid stored state", f"The state could not be read: {error.message}", path
+        )
         return pb.UpgradeResourceState.Response(diagnostics=diagnostics_to_proto(diagnostics))
     return pb.UpgradeResourceState.Response(
         upgraded_state=encode_value(state, schema.cty_type),
