@@ -25,7 +25,8 @@ PROVIDER_SCHEMA = Schema(
             STRING,
             "A Pulumi Cloud access token. Defaults to the `PULUMI_ACCESS_TOKEN` environment "
             "variable.",
-            optional=True, sensitive=True,
+            optional=True,
+            sensitive=True,
         ),
         "api_url": Attribute(
             STRING,
@@ -61,12 +62,15 @@ def configure_client(
             return None
     try:
         settings = resolve_settings(
-            config.get("api_url"), config.get("access_token"),
-            os.environ if environ is None else environ, _version.VERSION,
+            config.get("api_url"),
+            config.get("access_token"),
+            os.environ if environ is None else environ,
+            _version.VERSION,
         )
     except MissingTokenError as error:
-        diagnostics.error("Missing Pulumi Cloud access token", str(error),
-                          AttributePath.root("access_token"))
+        diagnostics.error(
+            "Missing Pulumi Cloud access token", str(error), AttributePath.root("access_token")
+        )
         return None
     except CloudError as error:
         diagnostics.error("Invalid Pulumi Cloud API URL", str(error), AttributePath.root("api_url"))

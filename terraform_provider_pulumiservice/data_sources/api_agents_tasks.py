@@ -32,11 +32,14 @@ SCHEMA = Schema(
     description="Lists the agent tasks (Pulumi Neo) of a Pulumi Cloud organization, following "
     "every page of results.",
     attributes={
-        "id": Attribute(STRING, "The organization name (and task type filter, if set).",
-                        computed=True),
+        "id": Attribute(
+            STRING, "The organization name (and task type filter, if set).", computed=True
+        ),
         "org_name": Attribute(STRING, "The organization whose tasks are listed.", required=True),
         "task_type": Attribute(
-            STRING, "Only list tasks of this type: `sync` or `async`.", optional=True,
+            STRING,
+            "Only list tasks of this type: `sync` or `async`.",
+            optional=True,
             validators=(OneOf(TASK_TYPES),),
         ),
         "tasks": Attribute(

@@ -7,7 +7,6 @@ Values are whole objects in the `cty` value model: a dict holding every schema a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
@@ -22,11 +21,13 @@ class Resource(ABC):
 
     def validate_config(self, config: State, diagnostics: Diagnostics) -> None:
         """Checks across attributes; attribute validators have already run."""
+        return None
 
     def modify_plan(
         self, prior: State | None, config: State, planned: State, diagnostics: Diagnostics
     ) -> None:
         """Adjusts `planned` in place after the attribute plan modifiers ran."""
+        return None
 
     @abstractmethod
     def create(self, client: Any, planned: State, diagnostics: Diagnostics) -> State | None:
@@ -44,9 +45,7 @@ class Resource(ABC):
     @abstractmethod
     def delete(self, client: Any, prior: State, diagnostics: Diagnostics) -> None: ...
 
-    def import_state(
-        self, client: Any, import_id: str, diagnostics: Diagnostics
-    ) -> State | None:
+    def import_state(self, client: Any, import_id: str, diagnostics: Diagnostics) -> State | None:
         diagnostics.error("Import not supported", f"{self.type_name} cannot be imported.")
         return None
 
@@ -57,11 +56,7 @@ class DataSource(ABC):
 
     def validate_config(self, config: State, diagnostics: Diagnostics) -> None:
         """Checks across attributes; attribute validators have already run."""
+        return None
 
     @abstractmethod
     def read(self, client: Any, config: State, diagnostics: Diagnostics) -> State | None: ...
-
-
-def by_type_name(items: Mapping[str, Any] | list[Any]) -> dict[str, Any]:
-    values = items.values() if isinstance(items, Mapping) else items
-    return {item.type_name: item for item in values}

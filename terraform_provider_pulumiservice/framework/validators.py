@@ -30,7 +30,7 @@ class OneOf:
         if value not in self.allowed:
             diagnostics.error(
                 "Invalid attribute value",
-                f"`{path}` must be one of: {', '.join(self.allowed)}; got \"{value}\".",
+                f'`{path}` must be one of: {", ".join(self.allowed)}; got "{value}".',
                 path,
             )
 

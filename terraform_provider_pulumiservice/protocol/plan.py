@@ -48,7 +48,11 @@ def plan_resource_change(
             planned_state=encode_value(None, type_), planned_private=request.prior_private
         )
     planned, replace_paths = plan_object(
-        resource, prior, proposed, config or {}, private_from_bytes(request.prior_private),
+        resource,
+        prior,
+        proposed,
+        config or {},
+        private_from_bytes(request.prior_private),
         diagnostics,
     )
     return pb.PlanResourceChange.Response(
@@ -93,6 +97,6 @@ def plan_object(
             if result.requires_replace and path not in replace_paths:
                 replace_paths.append(path)
     if not is_create and not replace_paths and planned == prior:
-        return dict(prior), []  # type: ignore[arg-type]
+        return dict(prior), []
     resource.modify_plan(prior, config, planned, diagnostics)
     return planned, replace_paths

@@ -33,7 +33,9 @@ logger = logging.getLogger(__name__)
 Response = TypeVar("Response")
 
 
-def _guarded(rpc: str, response_type: Callable[..., Response], call: Callable[[], Response]) -> Response:
+def _guarded(
+    rpc: str, response_type: Callable[..., Response], call: Callable[[], Response]
+) -> Response:
     started = time.perf_counter()
     try:
         return call()
@@ -59,7 +61,7 @@ def _unsupported(what: str) -> pb.Diagnostic:
     )
 
 
-class ProviderServicer(tfplugin6_pb2_grpc.ProviderServicer):  # type: ignore[misc]
+class ProviderServicer(tfplugin6_pb2_grpc.ProviderServicer):
     def __init__(self) -> None:
         self.session = ProviderSession()
 
@@ -69,77 +71,111 @@ class ProviderServicer(tfplugin6_pb2_grpc.ProviderServicer):  # type: ignore[mis
         self.session.close()
 
     def GetMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded("GetMetadata", pb.GetMetadata.Response,
-                        lambda: schema.get_metadata(request))
+        return _guarded(
+            "GetMetadata", pb.GetMetadata.Response, lambda: schema.get_metadata(request)
+        )
 
     def GetProviderSchema(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded("GetProviderSchema", pb.GetProviderSchema.Response,
-                        lambda: schema.get_provider_schema(request))
+        return _guarded(
+            "GetProviderSchema",
+            pb.GetProviderSchema.Response,
+            lambda: schema.get_provider_schema(request),
+        )
 
     def ValidateProviderConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded("ValidateProviderConfig", pb.ValidateProviderConfig.Response,
-                        lambda: validate.validate_provider_config(request))
+        return _guarded(
+            "ValidateProviderConfig",
+            pb.ValidateProviderConfig.Response,
+            lambda: validate.validate_provider_config(request),
+        )
 
     def ValidateResourceConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded("ValidateResourceConfig", pb.ValidateResourceConfig.Response,
-                        lambda: validate.validate_resource_config(request))
+        return _guarded(
+            "ValidateResourceConfig",
+            pb.ValidateResourceConfig.Response,
+            lambda: validate.validate_resource_config(request),
+        )
 
     def ValidateDataResourceConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded("ValidateDataResourceConfig", pb.ValidateDataResourceConfig.Response,
-                        lambda: validate.validate_data_resource_config(request))
+        return _guarded(
+            "ValidateDataResourceConfig",
+            pb.ValidateDataResourceConfig.Response,
+            lambda: validate.validate_data_resource_config(request),
+        )
 
     def UpgradeResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded("UpgradeResourceState", pb.UpgradeResourceState.Response,
-                        lambda: upgrade.upgrade_resource_state(request))
+        return _guarded(
+            "UpgradeResourceState",
+            pb.UpgradeResourceState.Response,
+            lambda: upgrade.upgrade_resource_state(request),
+        )
 
     def ConfigureProvider(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded("ConfigureProvider", pb.ConfigureProvider.Response,
-                        lambda: configure.configure_provider(self.session, request))
+        return _guarded(
+            "ConfigureProvider",
+            pb.ConfigureProvider.Response,
+            lambda: configure.configure_provider(self.session, request),
+        )
 
     def ReadResource(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded("ReadResource", pb.ReadResource.Response,
-                        lambda: read.read_resource(self.session, request))
+        return _guarded(
+            "ReadResource",
+            pb.ReadResource.Response,
+            lambda: read.read_resource(self.session, request),
+        )
 
     def PlanResourceChange(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded("PlanResourceChange", pb.PlanResourceChange.Response,
-                        lambda: plan.plan_resource_change(request))
+        return _guarded(
+            "PlanResourceChange",
+            pb.PlanResourceChange.Response,
+            lambda: plan.plan_resource_change(request),
+        )
 
     def ApplyResourceChange(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded("ApplyResourceChange", pb.ApplyResourceChange.Response,
-                        lambda: apply.apply_resource_change(self.session, request))
+        return _guarded(
+            "ApplyResourceChange",
+            pb.ApplyResourceChange.Response,
+            lambda: apply.apply_resource_change(self.session, request),
+        )
 
     def ImportResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded("ImportResourceState", pb.ImportResourceState.Response,
-                        lambda: import_state.import_resource_state(self.session, request))
+        return _guarded(
+            "ImportResourceState",
+            pb.ImportResourceState.Response,
+            lambda: import_state.import_resource_state(self.session, request),
+        )
 
     def ReadDataSource(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded("ReadDataSource", pb.ReadDataSource.Response,
-                        lambda: read.read_data_source(self.session, request))
+        return _guarded(
+            "ReadDataSource",
+            pb.ReadDataSource.Response,
+            lambda: read.read_data_source(self.session, request),
+        )
 
     def MoveResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.MoveResourceState.Response(diagnostics=[_unsupported("Resource moves")])
 
     def ValidateEphemeralResourceConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.ValidateEphemeralResourceConfig.Response(
-            diagnostics=[_unsupported("Ephemeral resources")])
+            diagnostics=[_unsupported("Ephemeral resources")]
+        )
 
     def OpenEphemeralResource(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.OpenEphemeralResource.Response(diagnostics=[_unsupported("Ephemeral resources")])
 
     def RenewEphemeralResource(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return pb.RenewEphemeralResource.Response(
-            diagnostics=[_unsupported("Ephemeral resources")])
+        return pb.RenewEphemeralResource.Response(diagnostics=[_unsupported("Ephemeral resources")])
 
     def CloseEphemeralResource(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return pb.CloseEphemeralResource.Response(
-            diagnostics=[_unsupported("Ephemeral resources")])
+        return pb.CloseEphemeralResource.Response(diagnostics=[_unsupported("Ephemeral resources")])
 
     def GetFunctions(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.GetFunctions.Response()
 
     def CallFunction(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.CallFunction.Response(
-            error=pb.FunctionError(text="The pulumiservice provider has no functions."))
+            error=pb.FunctionError(text="The pulumiservice provider has no functions.")
+        )
 
     def StopProvider(self, request: Any, context: grpc.ServicerContext) -> Any:
         self.session.stop()

@@ -44,44 +44,103 @@ class TaskField:
 # Attributes filled from the task object (GET /api/preview/agents/{org}/tasks/{taskID}).
 TASK_FIELDS: tuple[TaskField, ...] = (
     TaskField("task_id", "id", STRING, "The task's identifier in Pulumi Cloud."),
-    TaskField("name", "name", STRING, "Display name of the task, generated from the first message "
-              "unless set."),
+    TaskField(
+        "name",
+        "name",
+        STRING,
+        "Display name of the task, generated from the first message unless set.",
+    ),
     TaskField("status", "status", STRING, "Execution status: `running` or `idle`."),
-    TaskField("task_type", "taskType", STRING, "`sync` (started by a user) or `async` (started by "
-              "automation)."),
+    TaskField(
+        "task_type",
+        "taskType",
+        STRING,
+        "`sync` (started by a user) or `async` (started by automation).",
+    ),
     TaskField("created_at", "createdAt", STRING, "When the task was created (RFC 3339)."),
-    TaskField("created_by", "createdBy", DYNAMIC, "The user who created the task (`name`, "
-              "`githubLogin`, `avatarUrl`, and sometimes `email`)."),
-    TaskField("entities", "entities", List(DYNAMIC), "Pulumi entities (stacks, repositories, pull "
-              "requests, policy issues) that give the agent context."),
-    TaskField("is_shared", "isShared", BOOL, "Whether the task is shared with the organization's "
-              "members."),
+    TaskField(
+        "created_by",
+        "createdBy",
+        DYNAMIC,
+        "The user who created the task (`name`, "
+        "`githubLogin`, `avatarUrl`, and sometimes `email`).",
+    ),
+    TaskField(
+        "entities",
+        "entities",
+        List(DYNAMIC),
+        "Pulumi entities (stacks, repositories, pull "
+        "requests, policy issues) that give the agent context.",
+    ),
+    TaskField(
+        "is_shared", "isShared", BOOL, "Whether the task is shared with the organization's members."
+    ),
     TaskField("shared_at", "sharedAt", STRING, "When the task was first shared; null if never."),
-    TaskField("approval_mode", "approvalMode", STRING, "Approval mode: `manual`, `auto` or "
-              "`balanced`."),
-    TaskField("permission_mode", "permissionMode", STRING, "Permission scope: `default` or "
-              "`read-only`."),
+    TaskField(
+        "approval_mode", "approvalMode", STRING, "Approval mode: `manual`, `auto` or `balanced`."
+    ),
+    TaskField(
+        "permission_mode", "permissionMode", STRING, "Permission scope: `default` or `read-only`."
+    ),
     TaskField("plan_mode", "planMode", BOOL, "Whether the task runs in plan mode."),
-    TaskField("source", "source", STRING, "What started the task: `api`, `console`, `cli`, "
-              "`slack`, `schedule`, `github` or `code-review`."),
-    TaskField("tool_execution_mode", "toolExecutionMode", STRING, "Where the agent's tools run: "
-              "`cloud`, `cli` or `worker`."),
-    TaskField("tokens_used", "tokensUsed", NUMBER, "Neo tokens consumed by the task (the billed "
-              "unit)."),
-    TaskField("async_trigger_type", "asyncTriggerType", STRING, "For async tasks, what triggered "
-              "them: `scheduled` or `external_signal`."),
-    TaskField("context_compaction_threshold_percent", "contextCompactionThresholdPercent", NUMBER,
-              "Percentage of the context window at which the agent compacts the conversation."),
-    TaskField("context_used_tokens", "contextUsedTokens", NUMBER, "Model input tokens consumed "
-              "across the task's model invocations."),
-    TaskField("context_window_tokens", "contextWindowTokens", NUMBER, "Context window size of the "
-              "task's primary model, in tokens."),
-    TaskField("last_heartbeat", "lastHeartbeat", STRING, "When the task's runtime last reported a "
-              "heartbeat; null if never."),
-    TaskField("runtime_phase", "runtimePhase", STRING, "Runtime phase: `booting`, `ready` or "
-              "`running`; null until the runtime checks in."),
-    TaskField("source_automation_id", "sourceAutomationID", STRING, "The automation that started "
-              "the task, if any."),
+    TaskField(
+        "source",
+        "source",
+        STRING,
+        "What started the task: `api`, `console`, `cli`, "
+        "`slack`, `schedule`, `github` or `code-review`.",
+    ),
+    TaskField(
+        "tool_execution_mode",
+        "toolExecutionMode",
+        STRING,
+        "Where the agent's tools run: `cloud`, `cli` or `worker`.",
+    ),
+    TaskField(
+        "tokens_used", "tokensUsed", NUMBER, "Neo tokens consumed by the task (the billed unit)."
+    ),
+    TaskField(
+        "async_trigger_type",
+        "asyncTriggerType",
+        STRING,
+        "For async tasks, what triggered them: `scheduled` or `external_signal`.",
+    ),
+    TaskField(
+        "context_compaction_threshold_percent",
+        "contextCompactionThresholdPercent",
+        NUMBER,
+        "Percentage of the context window at which the agent compacts the conversation.",
+    ),
+    TaskField(
+        "context_used_tokens",
+        "contextUsedTokens",
+        NUMBER,
+        "Model input tokens consumed across the task's model invocations.",
+    ),
+    TaskField(
+        "context_window_tokens",
+        "contextWindowTokens",
+        NUMBER,
+        "Context window size of the task's primary model, in tokens.",
+    ),
+    TaskField(
+        "last_heartbeat",
+        "lastHeartbeat",
+        STRING,
+        "When the task's runtime last reported a heartbeat; null if never.",
+    ),
+    TaskField(
+        "runtime_phase",
+        "runtimePhase",
+        STRING,
+        "Runtime phase: `booting`, `ready` or `running`; null until the runtime checks in.",
+    ),
+    TaskField(
+        "source_automation_id",
+        "sourceAutomationID",
+        STRING,
+        "The automation that started the task, if any.",
+    ),
 )
 FIELD_BY_ATTRIBUTE = {field.attribute: field for field in TASK_FIELDS}
 

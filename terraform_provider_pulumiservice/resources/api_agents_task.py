@@ -51,7 +51,11 @@ TYPE_NAME = "pulumiservice_api_agents_task"
 
 # Inputs the API only accepts when the task is created.
 CREATE_ONLY_INPUTS = (
-    "message", "plan_mode", "source", "tool_execution_mode", "cli_integrations",
+    "message",
+    "plan_mode",
+    "source",
+    "tool_execution_mode",
+    "cli_integrations",
     "enabled_integrations",
 )
 # Inputs PATCH /tasks/{taskID} changes in place, with their API names.
@@ -81,8 +85,7 @@ class MessageValidator:
         if not isinstance(value.type, Object | Map) or not isinstance(value.value, dict):
             diagnostics.error(
                 "Invalid message",
-                "`message` must be a string or an object such as "
-                '`{ content = "..." }`.',
+                '`message` must be a string or an object such as `{ content = "..." }`.',
                 path,
             )
             return
@@ -100,8 +103,10 @@ class MessageValidator:
                 content_path,
             )
         message_type = fields.get("type")
-        if message_type is not None and not isinstance(message_type, Unknown) and (
-            message_type != "user_message"
+        if (
+            message_type is not None
+            and not isinstance(message_type, Unknown)
+            and (message_type != "user_message")
         ):
             type_path = path.key("type")
             diagnostics.error(
@@ -131,20 +136,25 @@ class IntegrationListValidator:
             entry_path = path.index(index)
             if isinstance(entry, Unknown) or entry is None:
                 if entry is None:
-                    diagnostics.error("Invalid integration entry", "Entries must not be null.",
-                                      entry_path)
+                    diagnostics.error(
+                        "Invalid integration entry", "Entries must not be null.", entry_path
+                    )
                 continue
             if not isinstance(entry, TypedValue) or isinstance(entry.value, Unknown):
                 continue
             if entry.type == STRING and self.bare_string_key is not None:
                 if not entry.value:
-                    diagnostics.error("Invalid integration entry",
-                                      "An integration id must not be empty.", entry_path)
+                    diagnostics.error(
+                        "Invalid integration entry",
+                        "An integration id must not be empty.",
+                        entry_path,
+                    )
                 continue
             if not isinstance(entry.type, Object | Map) or not isinstance(entry.value, dict):
                 shape = "{ " + ", ".join(f'{k} = "..."' for k in self.required_keys) + " }"
                 diagnostics.error(
-                    "Invalid integration entry", f"Each entry must be an object like `{shape}`.",
+                    "Invalid integration entry",
+                    f"Each entry must be an object like `{shape}`.",
                     entry_path,
                 )
                 continue
@@ -171,8 +181,9 @@ def _output(attribute: str, *, stable: bool) -> Attribute:
     )
 
 
-def _create_only(attribute: str, description: str, *, computed: bool = False,
-                  validators: tuple[Any, ...] = ()) -> Attribute:
+def _create_only(
+    attribute: str, description: str, *, computed: bool = False, validators: tuple[Any, ...] = ()
+) -> Attribute:
     modifiers: tuple[Any, ...] = (RequiresReplace(),)
     if computed:
         modifiers = (UseStateForUnknown(), RequiresReplace())
@@ -198,11 +209,15 @@ SCHEMA = Schema(
     ),
     attributes={
         "id": Attribute(
-            STRING, "`<org_name>/<task_id>`.", computed=True,
+            STRING,
+            "`<org_name>/<task_id>`.",
+            computed=True,
             plan_modifiers=(UseStateForUnknown(),),
         ),
         "org_name": Attribute(
-            STRING, "The Pulumi Cloud organization the task belongs to.", required=True,
+            STRING,
+            "The Pulumi Cloud organization the task belongs to.",
+            required=True,
             plan_modifiers=(RequiresReplace(),),
         ),
         "message": Attribute(
@@ -219,7 +234,8 @@ SCHEMA = Schema(
             STRING,
             "Approval mode: `manual`, `auto` or `balanced`. Defaults to the organization's "
             "default. Updated in place.",
-            optional=True, computed=True,
+            optional=True,
+            computed=True,
             plan_modifiers=(UseStateForUnknown(),),
             validators=(OneOf(APPROVAL_MODES),),
         ),
@@ -227,29 +243,33 @@ SCHEMA = Schema(
             STRING,
             "Permission scope: `default` (the creating user's permissions) or `read-only`. "
             "Updated in place.",
-            optional=True, computed=True,
+            optional=True,
+            computed=True,
             plan_modifiers=(UseStateForUnknown(),),
             validators=(OneOf(PERMISSION_MODES),),
         ),
         "plan_mode": _create_only(
-            "plan_mode", "Whether the task runs in plan mode. Changing it starts a new task.",
+            "plan_mode",
+            "Whether the task runs in plan mode. Changing it starts a new task.",
             computed=True,
         ),
         "source": _create_only(
             "source",
             "What started the task: `api` (default), `console`, `cli`, `slack`, `schedule`, "
             "`github` or `code-review`. Changing it starts a new task.",
-            computed=True, validators=(OneOf(SOURCES),),
+            computed=True,
+            validators=(OneOf(SOURCES),),
         ),
         "tool_execution_mode": _create_only(
             "tool_execution_mode",
             "Where the agent's tools run: `cloud` (default), `cli` or `worker`. Changing it "
             "starts a new task.",
-            computed=True, validators=(OneOf(TOOL_EXECUTION_MODES),),
+            computed=True,
+            validators=(OneOf(TOOL_EXECUTION_MODES),),
         ),
         "cli_integrations": Attribute(
             List(DYNAMIC),
-            "CLI integrations to enable, as objects `{ catalogId = \"aws\", name = \"default\" }`. "
+            'CLI integrations to enable, as objects `{ catalogId = "aws", name = "default" }`. '
             "Null enables every CLI integration connected to the organization; `[]` enables "
             "none. Changing it starts a new task. Not returned by the API: kept as written.",
             optional=True,
@@ -258,7 +278,7 @@ SCHEMA = Schema(
         ),
         "enabled_integrations": Attribute(
             List(DYNAMIC),
-            "Integrations whose credentials the task may use, as objects `{ id = \"datadog\" }` "
+            'Integrations whose credentials the task may use, as objects `{ id = "datadog" }` '
             "(a bare string is taken as the id). Null inherits every integration enabled for the "
             "organization; `[]` enables none. Changing it starts a new task. Not returned by the "
             "API: kept as written.",
@@ -270,20 +290,23 @@ SCHEMA = Schema(
             STRING,
             "The task's identifier. Computed when omitted; when set, the resource adopts that "
             "existing task instead of creating one (create-only inputs are then not sent).",
-            optional=True, computed=True,
+            optional=True,
+            computed=True,
             plan_modifiers=(UseStateForUnknown(), RequiresReplace()),
         ),
         "is_shared": Attribute(
             BOOL,
             "Whether the task is shared with the organization's members. Updated in place.",
-            optional=True, computed=True,
+            optional=True,
+            computed=True,
             plan_modifiers=(UseStateForUnknown(),),
         ),
         "name": Attribute(
             STRING,
             "Display name of the task (1 to 255 characters). Generated from the first message "
             "unless set. Updated in place.",
-            optional=True, computed=True,
+            optional=True,
+            computed=True,
             plan_modifiers=(UseStateForUnknown(),),
             validators=(LengthBetween(1, 255),),
         ),
@@ -297,7 +320,8 @@ SCHEMA = Schema(
         "status": _output("status", stable=False),
         "tokens_used": _output("tokens_used", stable=False),
         "context_compaction_threshold_percent": _output(
-            "context_compaction_threshold_percent", stable=False),
+            "context_compaction_threshold_percent", stable=False
+        ),
         "context_used_tokens": _output("context_used_tokens", stable=False),
         "context_window_tokens": _output("context_window_tokens", stable=False),
         "last_heartbeat": _output("last_heartbeat", stable=False),
@@ -401,8 +425,9 @@ class AgentsTaskResource(Resource):
             return created
         return merge_planned_with_task(planned, task)
 
-    def _adopt(self, client: CloudClient, planned: State, task_id: str,
-               diagnostics: Diagnostics) -> State | None:
+    def _adopt(
+        self, client: CloudClient, planned: State, task_id: str, diagnostics: Diagnostics
+    ) -> State | None:
         from terraform_provider_pulumiservice.cloud.errors import CloudError, NotFoundError
 
         org = planned["org_name"]
@@ -416,8 +441,9 @@ class AgentsTaskResource(Resource):
             )
             return None
         except CloudError as error:
-            diagnostics.error("Could not read the agent task to adopt", str(error),
-                              AttributePath.root("task_id"))
+            diagnostics.error(
+                "Could not read the agent task to adopt", str(error), AttributePath.root("task_id")
+            )
             return None
         ignored = [name for name in CREATE_ONLY_INPUTS if planned.get(name) is not None]
         if ignored:
@@ -433,8 +459,9 @@ class AgentsTaskResource(Resource):
                 task = client.update_task(org, task_id, patch)
             except CloudError as error:
                 diagnostics.error("Could not update the adopted agent task", str(error))
-                return nulled_unknowns({**planned, "task_id": task_id,
-                                        "id": task_id_of(org, task_id)})
+                return nulled_unknowns(
+                    {**planned, "task_id": task_id, "id": task_id_of(org, task_id)}
+                )
         return merge_planned_with_task(planned, task)
 
     @staticmethod
@@ -463,15 +490,17 @@ class AgentsTaskResource(Resource):
             return state
         return refresh_from_task(state, task)
 
-    def update(self, client: CloudClient, prior: State, planned: State,
-               diagnostics: Diagnostics) -> State:
+    def update(
+        self, client: CloudClient, prior: State, planned: State, diagnostics: Diagnostics
+    ) -> State:
         from terraform_provider_pulumiservice.cloud.errors import CloudError
 
         org, task_id = prior["org_name"], prior["task_id"]
         patch = self._patch_body(planned, prior)
         try:
-            task = (client.update_task(org, task_id, patch) if patch
-                    else client.get_task(org, task_id))
+            task = (
+                client.update_task(org, task_id, patch) if patch else client.get_task(org, task_id)
+            )
         except CloudError as error:
             diagnostics.error("Could not update the agent task", str(error))
             return prior
@@ -484,7 +513,11 @@ class AgentsTaskResource(Resource):
         return merge_planned_with_task(planned, task)
 
     def delete(self, client: CloudClient, prior: State, diagnostics: Diagnostics) -> None:
-        from terraform_provider_pulumiservice.cloud.errors import ApiError, CloudError, NotFoundError
+        from terraform_provider_pulumiservice.cloud.errors import (
+            ApiError,
+            CloudError,
+            NotFoundError,
+        )
 
         org, task_id = prior["org_name"], prior.get("task_id")
         if not isinstance(task_id, str):
@@ -512,8 +545,9 @@ class AgentsTaskResource(Resource):
         except CloudError as error:
             diagnostics.error("Could not cancel the agent task", str(error))
 
-    def import_state(self, client: CloudClient, import_id: str,
-                     diagnostics: Diagnostics) -> State | None:
+    def import_state(
+        self, client: CloudClient, import_id: str, diagnostics: Diagnostics
+    ) -> State | None:
         from terraform_provider_pulumiservice.cloud.errors import CloudError, NotFoundError
 
         parsed = parse_import_id(import_id)
@@ -528,8 +562,10 @@ class AgentsTaskResource(Resource):
         try:
             task = client.get_task(org, task_id)
         except NotFoundError:
-            diagnostics.error("Cannot import a task that does not exist",
-                              f"Organization {org!r} has no agent task {task_id!r}.")
+            diagnostics.error(
+                "Cannot import a task that does not exist",
+                f"Organization {org!r} has no agent task {task_id!r}.",
+            )
             return None
         except CloudError as error:
             diagnostics.error("Could not read the agent task to import", str(error))

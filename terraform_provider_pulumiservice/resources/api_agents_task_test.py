@@ -59,9 +59,9 @@ def test_body_keeps_a_given_message_type_and_timestamp() -> None:
 
 def test_null_empty_and_populated_integration_lists_reach_the_body_distinctly() -> None:
     assert "cliIntegrations" not in create_request_body(config(org_name="a"), NOW)
-    assert create_request_body(config(org_name="a", cli_integrations=[]), NOW)[
-        "cliIntegrations"
-    ] == []
+    assert (
+        create_request_body(config(org_name="a", cli_integrations=[]), NOW)["cliIntegrations"] == []
+    )
     entry = dyn({"catalogId": "aws", "name": "default"})
     assert create_request_body(config(org_name="a", cli_integrations=[entry]), NOW)[
         "cliIntegrations"
@@ -70,9 +70,12 @@ def test_null_empty_and_populated_integration_lists_reach_the_body_distinctly() 
     assert create_request_body(config(org_name="a", enabled_integrations=enabled), NOW)[
         "enabledIntegrations"
     ] == [{"id": "datadog"}, {"id": "honeycomb"}]
-    assert create_request_body(config(org_name="a", enabled_integrations=[]), NOW)[
-        "enabledIntegrations"
-    ] == []
+    assert (
+        create_request_body(config(org_name="a", enabled_integrations=[]), NOW)[
+            "enabledIntegrations"
+        ]
+        == []
+    )
 
 
 def validate(**values: Any) -> Diagnostics:
@@ -108,23 +111,37 @@ def test_unknown_values_are_never_errors() -> None:
 
 
 PRIOR = config(
-    id="acme/t1", org_name="acme", task_id="t1", message=dyn({"content": "hi"}),
-    approval_mode="manual", permission_mode="default", plan_mode=False, source="api",
-    tool_execution_mode="cloud", is_shared=False, name="hi", created_at="2026-01-01T00:00:00Z",
-    created_by=dyn({"name": "n"}), task_type="sync", status="running", tokens_used=5,
+    id="acme/t1",
+    org_name="acme",
+    task_id="t1",
+    message=dyn({"content": "hi"}),
+    approval_mode="manual",
+    permission_mode="default",
+    plan_mode=False,
+    source="api",
+    tool_execution_mode="cloud",
+    is_shared=False,
+    name="hi",
+    created_at="2026-01-01T00:00:00Z",
+    created_by=dyn({"name": "n"}),
+    task_type="sync",
+    status="running",
+    tokens_used=5,
     entities=[],
 )
 
 
-def plan(prior: dict[str, Any] | None, cfg: dict[str, Any],
-         private: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+def plan(
+    prior: dict[str, Any] | None, cfg: dict[str, Any], private: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[str]]:
     # Terraform's proposed new state: config, with prior values for null computed attributes.
     proposed = dict(cfg)
     for name, attribute in SCHEMA.attributes.items():
         if attribute.computed and cfg.get(name) is None:
             proposed[name] = None if prior is None else prior[name]
-    planned, paths = plan_object(AgentsTaskResource(), prior, proposed, cfg, private or {},
-                                 Diagnostics())
+    planned, paths = plan_object(
+        AgentsTaskResource(), prior, proposed, cfg, private or {}, Diagnostics()
+    )
     return planned, [str(p) for p in paths]
 
 

@@ -40,15 +40,20 @@ def test_import_block_with_generated_config_plans_cleanly(
 ) -> None:
     task_id = make_task(emulator)
     emulator.clear_requests()
-    tf.write({"main.tf": PROVIDER + f"""
+    tf.write(
+        {
+            "main.tf": PROVIDER
+            + f"""
 import {{
   to = pulumiservice_api_agents_task.imported
   id = "acme/{task_id}"
 }}
-"""})
+"""
+        }
+    )
     result = tf.plan("-generate-config-out=generated.tf")
     generated = (tf.workdir / "generated.tf").read_text()
-    assert 'org_name' in generated and task_id in generated, result.stdout
+    assert "org_name" in generated and task_id in generated, result.stdout
     plan = tf.plan()
     assert "1 to import, 0 to add, 0 to change, 0 to destroy" in plan.stdout, plan.stdout
     tf.apply()

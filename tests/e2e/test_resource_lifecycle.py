@@ -49,12 +49,15 @@ def resource_values(tf: TerraformRunner, address: str = "pulumiservice_api_agent
 def own_warnings(output: str) -> list[str]:
     """Warnings other than Terraform's own dev_overrides notice."""
     return [
-        line for line in output.splitlines()
+        line
+        for line in output.splitlines()
         if line.startswith("Warning:") and "development overrides" not in line
     ]
 
 
-def test_create_posts_once_then_plans_no_changes(tf: TerraformRunner, emulator: EmulatorHandle) -> None:
+def test_create_posts_once_then_plans_no_changes(
+    tf: TerraformRunner, emulator: EmulatorHandle
+) -> None:
     tf.write({"main.tf": task_config(BASIC)})
     tf.apply()
     posts = creates(emulator)
@@ -81,12 +84,16 @@ def test_create_posts_once_then_plans_no_changes(tf: TerraformRunner, emulator: 
 def test_plain_string_message_and_integration_lists(
     tf: TerraformRunner, emulator: EmulatorHandle
 ) -> None:
-    tf.write({"main.tf": task_config("""
+    tf.write(
+        {
+            "main.tf": task_config("""
   org_name             = "acme"
   message              = "Find unused stacks"
   cli_integrations     = [{ catalogId = "aws", name = "default" }]
   enabled_integrations = []
-""")})
+""")
+        }
+    )
     tf.apply()
     body = creates(emulator)[0]["body"]
     assert body["message"]["content"] == "Find unused stacks"
@@ -96,22 +103,34 @@ def test_plain_string_message_and_integration_lists(
     assert "No changes." in tf.plan().stdout
 
 
-def test_update_in_place_patches_without_post(tf: TerraformRunner, emulator: EmulatorHandle) -> None:
+def test_update_in_place_patches_without_post(
+    tf: TerraformRunner, emulator: EmulatorHandle
+) -> None:
     tf.write({"main.tf": task_config(BASIC)})
     tf.apply()
     task_id = resource_values(tf)["task_id"]
     emulator.clear_requests()
-    tf.write({"main.tf": task_config(BASIC.replace('"manual"', '"auto"') + """
+    tf.write(
+        {
+            "main.tf": task_config(
+                BASIC.replace('"manual"', '"auto"')
+                + """
   name      = "Staging upgrade"
   is_shared = true
-""")})
+"""
+            )
+        }
+    )
     plan = tf.plan()
     assert "update in-place" in plan.stdout and "forces replacement" not in plan.stdout
     tf.apply()
     patches = api_calls(emulator, "PATCH")
     assert len(patches) == 1
-    assert patches[0]["body"] == {"approvalMode": "auto", "name": "Staging upgrade",
-                                  "isShared": True}
+    assert patches[0]["body"] == {
+        "approvalMode": "auto",
+        "name": "Staging upgrade",
+        "isShared": True,
+    }
     assert creates(emulator) == []
     values = resource_values(tf)
     assert values["task_id"] == task_id and values["approval_mode"] == "auto"
@@ -171,7 +190,9 @@ def test_destroy_cancels_a_running_task_and_skips_an_idle_one(
     assert {t["task"]["id"] for t in emulator.tasks()} >= {running, idle}
 
 
-def test_adopting_an_existing_task_by_task_id(tf: TerraformRunner, emulator: EmulatorHandle) -> None:
+def test_adopting_an_existing_task_by_task_id(
+    tf: TerraformRunner, emulator: EmulatorHandle
+) -> None:
     tf.write({"main.tf": task_config(BASIC)})
     tf.apply()
     task_id = resource_values(tf)["task_id"]

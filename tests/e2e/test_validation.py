@@ -14,13 +14,19 @@ CASES = {
     "source": ('source = "fax"', "must be one of: api, console, cli, slack, schedule"),
     "empty_content": ('message = { content = "" }', "`message.content` is required"),
     "missing_content": ('message = { text = "hi" }', "`message.content` is required"),
-    "wrong_type": ('message = { content = "hi", type = "agent_message" }',
-                   '`message.type` must be "user_message"'),
+    "wrong_type": (
+        'message = { content = "hi", type = "agent_message" }',
+        '`message.type` must be "user_message"',
+    ),
     "message_list": ('message = ["a", "b"]', "must be a string or an object"),
-    "cli_missing_name": ('cli_integrations = [{ catalogId = "aws" }]',
-                         "`name` is required in every entry of `cli_integrations`"),
-    "enabled_no_id": ('enabled_integrations = [{ name = "datadog" }]',
-                      "`id` is required in every entry of `enabled_integrations`"),
+    "cli_missing_name": (
+        'cli_integrations = [{ catalogId = "aws" }]',
+        "`name` is required in every entry of `cli_integrations`",
+    ),
+    "enabled_no_id": (
+        'enabled_integrations = [{ name = "datadog" }]',
+        "`id` is required in every entry of `enabled_integrations`",
+    ),
     "name_too_long": (f'name = "{"x" * 300}"', "between 1 and 255 characters"),
 }
 
@@ -48,25 +54,34 @@ def test_invalid_input_is_a_diagnostic_at_the_attribute(
 def test_unknown_values_are_not_validation_errors(
     tf: TerraformRunner, emulator: EmulatorHandle
 ) -> None:
-    tf.write({"main.tf": task_config("""
+    tf.write(
+        {
+            "main.tf": task_config("""
   org_name      = "acme"
   message       = { content = terraform_data.mode.output }
   approval_mode = terraform_data.mode.output == "x" ? "auto" : "manual"
-""") + """
+""")
+            + """
 resource "terraform_data" "mode" {
   input = "later"
 }
-"""})
+"""
+        }
+    )
     result = tf.plan()
     assert "2 to add" in result.stdout
 
 
 def test_api_rejections_are_readable(tf: TerraformRunner, emulator: EmulatorHandle) -> None:
-    tf.write({"main.tf": task_config("""
+    tf.write(
+        {
+            "main.tf": task_config("""
   org_name         = "acme"
   message          = "Check the Azure subscription"
   cli_integrations = [{ catalogId = "azure", name = "prod" }]
-""")})
+""")
+        }
+    )
     result = tf.apply(check=False)
     output = result.stdout + result.stderr
     assert result.returncode == 1

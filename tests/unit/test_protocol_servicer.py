@@ -44,12 +44,37 @@ def test_schema_lists_every_attribute_with_flags(servicer: ProviderServicer) -> 
     provider = {a.name: a for a in response.provider.block.attributes}
     assert provider["access_token"].sensitive and not provider["api_url"].sensitive
     task = {a.name: a for a in response.resource_schemas[TYPE_NAME].block.attributes}
-    inputs = {"org_name", "approval_mode", "cli_integrations", "enabled_integrations", "message",
-              "permission_mode", "plan_mode", "source", "task_id", "tool_execution_mode"}
-    outputs = {"id", "created_at", "created_by", "entities", "is_shared", "shared_at", "name",
-               "status", "task_type", "tokens_used", "async_trigger_type",
-               "context_compaction_threshold_percent", "context_used_tokens",
-               "context_window_tokens", "last_heartbeat", "runtime_phase", "source_automation_id"}
+    inputs = {
+        "org_name",
+        "approval_mode",
+        "cli_integrations",
+        "enabled_integrations",
+        "message",
+        "permission_mode",
+        "plan_mode",
+        "source",
+        "task_id",
+        "tool_execution_mode",
+    }
+    outputs = {
+        "id",
+        "created_at",
+        "created_by",
+        "entities",
+        "is_shared",
+        "shared_at",
+        "name",
+        "status",
+        "task_type",
+        "tokens_used",
+        "async_trigger_type",
+        "context_compaction_threshold_percent",
+        "context_used_tokens",
+        "context_window_tokens",
+        "last_heartbeat",
+        "runtime_phase",
+        "source_automation_id",
+    }
     assert set(task) == inputs | outputs
     assert task["org_name"].required
     assert json.loads(task["message"].type) == "dynamic"
@@ -59,31 +84,42 @@ def test_schema_lists_every_attribute_with_flags(servicer: ProviderServicer) -> 
     for name in outputs - {"is_shared", "name"}:
         assert task[name].computed and not task[name].optional, name
     assert set(response.data_source_schemas) == {
-        "pulumiservice_api_agents_task", "pulumiservice_api_agents_tasks"}
+        "pulumiservice_api_agents_task",
+        "pulumiservice_api_agents_tasks",
+    }
     for attribute in task.values():
         type_from_json_bytes(attribute.type)
 
 
 def test_validation_reports_paths_and_makes_no_client(servicer: ProviderServicer) -> None:
-    config = obj(org_name="acme", approval_mode="never",
-                 message=infer_typed_value({"content": ""}))
+    config = obj(org_name="acme", approval_mode="never", message=infer_typed_value({"content": ""}))
     response = servicer.ValidateResourceConfig(
-        pb.ValidateResourceConfig.Request(type_name=TYPE_NAME, config=dv(config)), None)
-    paths = [[s.attribute_name or s.element_key_string for s in d.attribute.steps]
-             for d in response.diagnostics]
+        pb.ValidateResourceConfig.Request(type_name=TYPE_NAME, config=dv(config)), None
+    )
+    paths = [
+        [s.attribute_name or s.element_key_string for s in d.attribute.steps]
+        for d in response.diagnostics
+    ]
     assert paths == [["message", "content"], ["approval_mode"]]
     assert servicer.session._client is None
 
 
 def test_malformed_msgpack_is_a_diagnostic(servicer: ProviderServicer) -> None:
-    for garbage in (b"\xff\x00", b"\x93\x01", b"\xc1", encode_msgpack("x", TASK_TYPE.attributes["name"])):
+    for garbage in (
+        b"\xff\x00",
+        b"\x93\x01",
+        b"\xc1",
+        encode_msgpack("x", TASK_TYPE.attributes["name"]),
+    ):
         response = servicer.PlanResourceChange(
             pb.PlanResourceChange.Request(
                 type_name=TYPE_NAME,
                 prior_state=pb.DynamicValue(msgpack=b"\xc0"),
                 proposed_new_state=pb.DynamicValue(msgpack=garbage),
                 config=pb.DynamicValue(msgpack=garbage),
-            ), None)
+            ),
+            None,
+        )
         assert response.diagnostics[0].severity == pb.Diagnostic.ERROR
         assert "could not be decoded" in response.diagnostics[0].detail
 
@@ -92,8 +128,13 @@ def test_plan_create_marks_computed_unknown(servicer: ProviderServicer) -> None:
     config = obj(org_name="acme", message=infer_typed_value("hello"))
     response = servicer.PlanResourceChange(
         pb.PlanResourceChange.Request(
-            type_name=TYPE_NAME, prior_state=pb.DynamicValue(msgpack=b"\xc0"),
-            proposed_new_state=dv(config), config=dv(config)), None)
+            type_name=TYPE_NAME,
+            prior_state=pb.DynamicValue(msgpack=b"\xc0"),
+            proposed_new_state=dv(config),
+            config=dv(config),
+        ),
+        None,
+    )
     assert not response.diagnostics
     planned = decode_msgpack(response.planned_state.msgpack, TASK_TYPE)
     assert planned["id"] == UNKNOWN and planned["org_name"] == "acme"
@@ -103,24 +144,38 @@ def test_configure_without_token_names_both_ways(
     servicer: ProviderServicer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("PULUMI_ACCESS_TOKEN", raising=False)
-    provider_type = type_from_json_bytes(
-        b'["object",{"access_token":"string","api_url":"string"}]')
+    provider_type = type_from_json_bytes(b'["object",{"access_token":"string","api_url":"string"}]')
     response = servicer.ConfigureProvider(
-        pb.ConfigureProvider.Request(config=pb.DynamicValue(
-            msgpack=encode_msgpack({"access_token": None, "api_url": None}, provider_type))), None)
+        pb.ConfigureProvider.Request(
+            config=pb.DynamicValue(
+                msgpack=encode_msgpack({"access_token": None, "api_url": None}, provider_type)
+            )
+        ),
+        None,
+    )
     detail = response.diagnostics[0].detail
     assert "access_token" in detail and "PULUMI_ACCESS_TOKEN" in detail
 
 
 def test_upgrade_state_round_trips_json_state(servicer: ProviderServicer) -> None:
     state = {name: None for name in SCHEMA.attributes}
-    state.update({"id": "acme/t1", "org_name": "acme", "task_id": "t1", "tokens_used": 12,
-                  "message": {"value": {"content": "hi"}, "type": ["object", {"content": "string"}]},
-                  "cli_integrations": [], "removed_attribute": "x"})
+    state.update(
+        {
+            "id": "acme/t1",
+            "org_name": "acme",
+            "task_id": "t1",
+            "tokens_used": 12,
+            "message": {"value": {"content": "hi"}, "type": ["object", {"content": "string"}]},
+            "cli_integrations": [],
+            "removed_attribute": "x",
+        }
+    )
     response = servicer.UpgradeResourceState(
-        pb.UpgradeResourceState.Request(type_name=TYPE_NAME, version=0,
-                                        raw_state=pb.RawState(json=json.dumps(state).encode())),
-        None)
+        pb.UpgradeResourceState.Request(
+            type_name=TYPE_NAME, version=0, raw_state=pb.RawState(json=json.dumps(state).encode())
+        ),
+        None,
+    )
     assert not response.diagnostics
     upgraded = decode_msgpack(response.upgraded_state.msgpack, TASK_TYPE)
     assert upgraded["tokens_used"] == 12 and upgraded["cli_integrations"] == []
