@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -292,9 +293,12 @@ class CloudClient:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """StopProvider: end waits and in-flight requests now; later calls raise CancelledError."""
+        """StopProvider: end waits and in-flight requests now; later calls raise CancelledError.
+
+        A create already on the wire is let finish (its own timeouts bound it): abandoning it
+        could leave a task in Pulumi Cloud that Terraform never hears of.
+        """
         self._stop.set()
-        self._http.close()
 
     def close(self) -> None:
         """Release pooled connections. Idempotent."""
@@ -320,7 +324,7 @@ class CloudClient:
             self._ensure_usable()
             started = time.monotonic()
             try:
-                response = self._send(method, path, content, params)
+                response = self._send(method, path, content, params, kind)
             except _Stopped as stopped:
                 raise self._cancelled(kind, org, sent=stopped.sent) from None
             except httpx.HTTPError as exc:
@@ -376,7 +380,12 @@ class CloudClient:
         raise AssertionError("unreachable")
 
     def _send(
-        self, method: str, path: str, content: bytes | None, params: Mapping[str, str] | None
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        params: Mapping[str, str] | None,
+        kind: RequestKind,
     ) -> httpx.Response:
         request = self._http.build_request(
             method, self._settings.base_url + path, content=content, params=params
@@ -390,7 +399,10 @@ class CloudClient:
                 outcome.set_exception(exc)
 
         threading.Thread(target=exchange, name="pulumi-cloud-request", daemon=True).start()
-        if self._stop.wait_for_outcome(outcome):
+        if kind is RequestKind.CREATE:
+            # Never abandoned, even by stop(): see stop().
+            futures_wait([outcome])
+        elif self._stop.wait_for_outcome(outcome):
             raise _Stopped(sent=True)
         try:
             return outcome.result()

@@ -19,7 +19,6 @@ import pytest
 from terraform_provider_pulumiservice.cloud import (
     AmbiguousCreateError,
     ApiError,
-    CancelledCreateError,
     CancelledError,
     ClientSettings,
     CloudClient,
@@ -494,7 +493,7 @@ def test_stop_interrupts_an_in_flight_request_promptly() -> None:
         stopper.join()
 
 
-def test_stop_during_an_in_flight_create_warns_that_a_task_may_exist() -> None:
+def test_stop_lets_an_in_flight_create_finish_so_the_task_is_not_lost() -> None:
     release = threading.Event()
 
     def hang(request: httpx.Request) -> httpx.Response:
@@ -503,14 +502,18 @@ def test_stop_during_an_in_flight_create_warns_that_a_task_may_exist() -> None:
 
     client = make_client(hang)
     stopper = stop_later(client, 0.1)
+    releaser = threading.Timer(0.5, release.set)
+    releaser.start()
     try:
-        with pytest.raises(CancelledCreateError) as caught:
-            client.create_task("acme", {"prompt": "p"})
-        assert isinstance(caught.value, AmbiguousCreateError)
-        assert isinstance(caught.value, CancelledError)
-        assert "terraform import" in str(caught.value)
+        started = time.monotonic()
+        task_id = client.create_task("acme", {"prompt": "p"})
+        assert time.monotonic() - started >= 0.4  # it waited for the answer despite stop()
+        assert task_id
+        with pytest.raises(CancelledError):
+            client.get_task("acme", task_id)
     finally:
         release.set()
+        releaser.join()
         stopper.join()
 
 
