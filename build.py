@@ -14,6 +14,7 @@ Commands (python3 build.py <command> [args]):
   test [ARGS]       build, then unit tests, then e2e tests (ARGS go to pytest)
   lint              ruff and mypy over the package
   startup-time      build one-file and one-folder bundles and time exec -> handshake for each
+  bench             side-by-side benchmark against the Go null provider (prints ratios)
 """
 
 from __future__ import annotations
@@ -854,9 +855,20 @@ def cmd_startup_time(args: list[str]) -> int:
     return subprocess.run(command, cwd=ROOT).returncode
 
 
+def cmd_bench(args: list[str]) -> int:
+    """Side-by-side benchmark against the Go null provider (not part of the test suite)."""
+    cmd_build([])
+    started = step("benchmark (this takes several minutes)")
+    code = subprocess.run(
+        [str(VENV_PYTHON), "-m", "benchmarks.run", *args], cwd=ROOT, stdin=subprocess.DEVNULL
+    ).returncode
+    done(started)
+    return code
+
+
 # --------------------------------------------------------------------------------------------
 
-# Command name -> handler(args) -> exit code. `bench` gets added here by its owner.
+# Command name -> handler(args) -> exit code.
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "build": cmd_build,
     "protos": cmd_protos,
@@ -866,6 +878,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "test": cmd_test,
     "lint": cmd_lint,
     "startup-time": cmd_startup_time,
+    "bench": cmd_bench,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from terraform_provider_pulumiservice._proto import tfplugin6_pb2 as pb
+from terraform_provider_pulumiservice.cty import is_wholly_known
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
 from terraform_provider_pulumiservice.protocol.convert import (
     ValueDecodeError,
@@ -30,6 +31,12 @@ def apply_resource_change(
         diagnostics.append(error.diagnostic)
         return pb.ApplyResourceChange.Response(diagnostics=diagnostics_to_proto(diagnostics))
 
+    if prior is not None and not is_wholly_known(prior):
+        diagnostics.error(
+            "Invalid prior state received from Terraform",
+            "The prior state holds unknown values, which Terraform never stores.",
+        )
+        return pb.ApplyResourceChange.Response(diagnostics=diagnostics_to_proto(diagnostics))
     client = session.client(diagnostics)
     if client is None:
         return pb.ApplyResourceChange.Response(

@@ -478,11 +478,11 @@ class AgentsTaskResource(Resource):
     def read(self, client: CloudClient, state: State, diagnostics: Diagnostics) -> State | None:
         from terraform_provider_pulumiservice.cloud.errors import CloudError, NotFoundError
 
-        task_id = state.get("task_id")
-        if not isinstance(task_id, str):
+        org, task_id = state.get("org_name"), state.get("task_id")
+        if not isinstance(org, str) or not isinstance(task_id, str):
             return state
         try:
-            task = client.get_task(state["org_name"], task_id)
+            task = client.get_task(org, task_id)
         except NotFoundError:
             return None
         except CloudError as error:
@@ -496,6 +496,13 @@ class AgentsTaskResource(Resource):
         from terraform_provider_pulumiservice.cloud.errors import CloudError
 
         org, task_id = prior["org_name"], prior["task_id"]
+        if not isinstance(org, str) or not isinstance(task_id, str):
+            diagnostics.error(
+                "Cannot update an agent task without its id",
+                "The prior state has no `org_name` or `task_id`; remove the resource from state "
+                "and import the task (`terraform import ... <org_name>/<task_id>`).",
+            )
+            return prior
         patch = self._patch_body(planned, prior)
         try:
             task = (
@@ -520,7 +527,7 @@ class AgentsTaskResource(Resource):
         )
 
         org, task_id = prior["org_name"], prior.get("task_id")
-        if not isinstance(task_id, str):
+        if not isinstance(org, str) or not isinstance(task_id, str):
             return
         try:
             task = client.get_task(org, task_id)

@@ -1,0 +1,113 @@
+"""Peak resident memory of the provider processes Terraform starts, read from /proc.
+
+A sampler thread walks the process tree under one root (the terraform process) and keeps, for
+each provider process, the largest `VmHWM` (the kernel's own high-water mark of resident memory)
+it saw. VmHWM only grows, so sampling every few milliseconds misses at most the last moments of a
+process's life.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROVIDER_EXECUTABLE_PREFIX = "terraform-provider-"
+
+
+@dataclass
+class ProcessPeak:
+    pid: int
+    executable: str
+    peak_rss_kib: int = 0
+
+
+def _parent_map() -> dict[int, int]:
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat_text = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may contain spaces: split after the last ')'.
+        fields = stat_text.rsplit(")", 1)[1].split()
+        parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def _descendants(root: int, parents: dict[int, int]) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    found: list[int] = []
+    pending = [root]
+    while pending:
+        current = pending.pop()
+        for child in children.get(current, []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def _high_water_mark_kib(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
+
+
+def _executable_name(pid: int) -> str | None:
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return None
+
+
+@dataclass
+class ProviderMemoryWatch:
+    """Samples provider processes under `root_pid` until stopped; use as a context manager."""
+
+    root_pid: int
+    interval_seconds: float = 0.02
+    peaks: dict[int, ProcessPeak] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> ProviderMemoryWatch:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval_seconds)
+
+    def sample(self) -> None:
+        for pid in _descendants(self.root_pid, _parent_map()):
+            known = self.peaks.get(pid)
+            if known is None:
+                name = _executable_name(pid)
+                if name is None or not name.startswith(PROVIDER_EXECUTABLE_PREFIX):
+                    continue
+                known = self.peaks[pid] = ProcessPeak(pid, name)
+            high_water = _high_water_mark_kib(pid)
+            if high_water is not None:
+                known.peak_rss_kib = max(known.peak_rss_kib, high_water)
+
+    def largest_peak_mib(self) -> float | None:
+        if not self.peaks:
+            return None
+        return max(peak.peak_rss_kib for peak in self.peaks.values()) / 1024

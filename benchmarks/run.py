@@ -1,0 +1,586 @@
+"""Benchmark the shipped provider against a Go provider and Terraform's built-in floor.
+
+    .venv/bin/python -m benchmarks.run [--repeats N] [--quick] [--provider-dir DIR]
+
+Subjects:
+  ours   dist/plugin (the PyInstaller build) against the in-process emulator (zero latency)
+  null   hashicorp/null 2.1.2 (Go, `null_resource`) from a scratch filesystem mirror
+  floor  Terraform's built-in `terraform_data` (no provider process at all)
+
+Prints a table, ratios and the targets (met / not met) and writes dist/bench/results.json and
+dist/bench/results.md. Every figure is the median of several runs unless it says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.goprovider import (
+    NULL_SOURCE,
+    build_null_mirror,
+    fetch_null_binary,
+)
+from benchmarks.procwatch import ProviderMemoryWatch
+from benchmarks.startup import ClientIdentity, ProbeFailed, make_client_identity, measure_startup
+from tests.e2e.harness import (
+    DEFAULT_TOKEN,
+    REPO_ROOT,
+    EmulatorHandle,
+    dev_overrides_tfrc,
+    filesystem_mirror_tfrc,
+    terraform_env,
+    terraform_path,
+)
+
+ORG = "bench-org"
+OUR_EXECUTABLE_GLOB = "terraform-provider-pulumiservice*"
+LATENCY_MS = 50
+LATENCY_PARALLELISM = 10
+
+TARGET_APPLY_RATIO = 1.5
+TARGET_NOOP_PLAN_RATIO = 1.5
+TARGET_FIRST_RPC_SECONDS = 0.080
+TARGET_PEAK_RSS_MIB = 45.0
+TARGET_LATENCY_RATIO = 1.3
+TARGET_SCALE_RATIO = 10.5
+
+
+class BenchmarkError(RuntimeError):
+    """A terraform command failed or a subject could not be set up."""
+
+
+# --- subjects ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Subject:
+    key: str
+    label: str
+    env: dict[str, str]
+    needs_init: bool
+    resource_block: Callable[[int], str]
+    required_providers: str = ""
+
+
+def _terraform_block(required_providers: str) -> str:
+    if not required_providers:
+        return ""
+    return f"terraform {{\n  required_providers {{\n{required_providers}  }}\n}}\n\n"
+
+
+def config_text(subject: Subject, count: int) -> str:
+    return _terraform_block(subject.required_providers) + subject.resource_block(count)
+
+
+def ours_block(count: int) -> str:
+    return (
+        'resource "pulumiservice_api_agents_task" "bench" {\n'
+        f"  count    = {count}\n"
+        f'  org_name = "{ORG}"\n'
+        '  message  = { content = "benchmark task ${count.index}" }\n'
+        "}\n"
+    )
+
+
+def null_block(count: int) -> str:
+    return (
+        'resource "null_resource" "bench" {\n'
+        f"  count    = {count}\n"
+        '  triggers = { content = "benchmark task ${count.index}" }\n'
+        "}\n"
+    )
+
+
+def floor_block(count: int) -> str:
+    return (
+        'resource "terraform_data" "bench" {\n'
+        f"  count = {count}\n"
+        '  input = "benchmark task ${count.index}"\n'
+        "}\n"
+    )
+
+
+# --- running terraform -------------------------------------------------------------------------
+
+
+def run_terraform(
+    workdir: Path,
+    env: dict[str, str],
+    *args: str,
+    watch: list[ProviderMemoryWatch] | None = None,
+    timeout: float = 900,
+) -> float:
+    """Run `terraform <args>` in workdir; wall seconds. With `watch`, samples provider RSS."""
+    binary = terraform_path()
+    if binary is None:
+        raise BenchmarkError("terraform is not on PATH")
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TF_LOG")}
+    full_env.update(env)
+    command = [binary, args[0], "-no-color", *args[1:]]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=workdir, env=full_env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    if watch is not None:
+        sampler = ProviderMemoryWatch(process.pid)
+        watch.append(sampler)
+        with sampler:
+            stdout, stderr = process.communicate(timeout=timeout)
+    else:
+        stdout, stderr = process.communicate(timeout=timeout)
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        raise BenchmarkError(
+            f"`terraform {' '.join(args)}` in {workdir} exited {process.returncode}\n"
+            f"{stdout[-3000:]}\n{stderr[-3000:]}"
+        )
+    return elapsed
+
+
+def plan(workdir: Path, env: dict[str, str], **kw: Any) -> float:
+    return run_terraform(workdir, env, "plan", "-input=false", "-lock=false", **kw)
+
+
+def apply(workdir: Path, env: dict[str, str], *extra: str, **kw: Any) -> float:
+    return run_terraform(workdir, env, "apply", "-auto-approve", "-input=false", *extra, **kw)
+
+
+def destroy(workdir: Path, env: dict[str, str], **kw: Any) -> float:
+    return run_terraform(workdir, env, "destroy", "-auto-approve", "-input=false", **kw)
+
+
+def prepare_workdir(root: Path, subject: Subject, count: int, name: str) -> Path:
+    workdir = root / f"{subject.key}-{name}"
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    (workdir / "main.tf").write_text(config_text(subject, count))
+    if subject.needs_init:
+        run_terraform(workdir, subject.env, "init", "-input=false")
+    return workdir
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- workloads ---------------------------------------------------------------------------------
+
+LIFECYCLE_STEPS = ("plan", "apply", "noop_plan", "destroy")
+
+
+def lifecycle(root: Path, subject: Subject, count: int, repeats: int) -> dict[str, Any]:
+    """plan → apply → no-op plan → destroy, `repeats` times; medians and raw samples (seconds)."""
+    workdir = prepare_workdir(root, subject, count, f"lifecycle-{count}")
+    samples: dict[str, list[float]] = {step: [] for step in LIFECYCLE_STEPS}
+    for _ in range(repeats):
+        samples["plan"].append(plan(workdir, subject.env))
+        samples["apply"].append(apply(workdir, subject.env))
+        samples["noop_plan"].append(plan(workdir, subject.env))
+        samples["destroy"].append(destroy(workdir, subject.env))
+    log(f"  {subject.key} x{count}: " + ", ".join(
+        f"{step} {median(values):.2f}s" for step, values in samples.items()))
+    return {
+        "median_seconds": {step: median(values) for step, values in samples.items()},
+        "samples_seconds": samples,
+    }
+
+
+def peak_memory(root: Path, subject: Subject, count: int) -> dict[str, Any]:
+    """Largest VmHWM of any provider process over one plan, apply, no-op plan and destroy."""
+    workdir = prepare_workdir(root, subject, count, f"memory-{count}")
+    watches: list[ProviderMemoryWatch] = []
+    plan(workdir, subject.env, watch=watches)
+    apply(workdir, subject.env, watch=watches)
+    plan(workdir, subject.env, watch=watches)
+    destroy(workdir, subject.env, watch=watches)
+    peaks = [peak for watch in watches for peak in watch.peaks.values()]
+    per_process = [
+        {"pid": peak.pid, "executable": peak.executable, "peak_rss_mib": peak.peak_rss_kib / 1024}
+        for peak in peaks
+    ]
+    largest = max((peak.peak_rss_kib / 1024 for peak in peaks), default=None)
+    log(f"  {subject.key} peak RSS: {largest} MiB over {len(per_process)} provider processes")
+    return {"largest_peak_rss_mib": largest, "processes": per_process}
+
+
+def latency_workload(
+    root: Path, subject: Subject, emulator: EmulatorHandle, count: int, repeats: int
+) -> dict[str, Any]:
+    """Apply `count` tasks with injected API latency at -parallelism=10 against the ideal."""
+    workdir = prepare_workdir(root, subject, count, f"latency-{count}")
+    applies: list[float] = []
+    calls: list[int] = []
+    try:
+        for _ in range(repeats):
+            emulator.clear_requests()
+            emulator.configure(latency_ms=LATENCY_MS)
+            applies.append(apply(workdir, subject.env, f"-parallelism={LATENCY_PARALLELISM}"))
+            calls.append(sum(1 for r in emulator.requests() if r["path"].startswith("/api/")))
+            emulator.configure(latency_ms=0)
+            destroy(workdir, subject.env)
+    finally:
+        emulator.configure(latency_ms=0)
+    api_calls = int(median([float(c) for c in calls]))
+    ideal = api_calls * (LATENCY_MS / 1000) / LATENCY_PARALLELISM
+    result = {
+        "latency_ms": LATENCY_MS,
+        "parallelism": LATENCY_PARALLELISM,
+        "api_calls": api_calls,
+        "ideal_seconds": ideal,
+        "apply_seconds": median(applies),
+        "samples_seconds": applies,
+    }
+    log(f"  latency: apply {result['apply_seconds']:.2f}s, {api_calls} calls, ideal {ideal:.2f}s")
+    return result
+
+
+def scale_workload(root: Path, subject: Subject, count: int) -> float:
+    """One apply of `count` resources (no destroy timing: the workdir is thrown away)."""
+    workdir = prepare_workdir(root, subject, count, f"scale-{count}")
+    elapsed = apply(workdir, subject.env)
+    log(f"  {subject.key} apply x{count}: {elapsed:.2f}s")
+    return elapsed
+
+
+def startup_workload(
+    executable: Path, rpc_path: str, client: ClientIdentity | None, repeats: int
+) -> dict[str, Any]:
+    samples = [measure_startup(executable, rpc_path, client) for _ in range(repeats)]
+    return {
+        "transport": samples[0].transport,
+        "handshake_seconds": median([s.handshake_seconds for s in samples]),
+        "first_answer_seconds": median([s.first_answer_seconds for s in samples]),
+        "answer_bytes": samples[0].answer_bytes,
+        "samples_first_answer_seconds": [s.first_answer_seconds for s in samples],
+    }
+
+
+# --- orchestration -----------------------------------------------------------------------------
+
+
+@contextmanager
+def running_emulator() -> Iterator[EmulatorHandle]:
+    from terraform_provider_pulumiservice.emulator.server import EmulatorServer
+
+    server = EmulatorServer(
+        host="127.0.0.1", port=0, db_path=None, tokens=(DEFAULT_TOKEN,), idle_after=2.0,
+        cli_integrations=(("aws", "default"),),
+    )
+    server.start()
+    try:
+        yield EmulatorHandle(server.url, DEFAULT_TOKEN, server)
+    finally:
+        server.stop()
+
+
+def find_our_executable(provider_dir: Path) -> Path:
+    found = sorted(p for p in provider_dir.glob(OUR_EXECUTABLE_GLOB) if p.is_file())
+    if not found:
+        raise BenchmarkError(
+            f"no {OUR_EXECUTABLE_GLOB} in {provider_dir}: run `python3 build.py` first"
+        )
+    return found[0]
+
+
+@dataclass
+class Options:
+    repeats: int
+    scale: bool
+    provider_dir: Path
+    cache_dir: Path
+    output: Path
+    startup_repeats: int = 10
+    notes: list[str] = field(default_factory=list)
+
+
+def run_all(options: Options, scratch: Path) -> dict[str, Any]:
+    our_executable = find_our_executable(options.provider_dir)
+    null_binary = fetch_null_binary(options.cache_dir)
+    mirror = build_null_mirror(null_binary, scratch / "mirror")
+    tfrc_dir = scratch / "tfrc"
+    tfrc_dir.mkdir()
+    our_tfrc = tfrc_dir / "ours.tfrc"
+    our_tfrc.write_text(dev_overrides_tfrc(options.provider_dir))
+    null_tfrc = tfrc_dir / "null.tfrc"
+    null_tfrc.write_text(filesystem_mirror_tfrc(mirror, NULL_SOURCE))
+    floor_tfrc = tfrc_dir / "floor.tfrc"
+    floor_tfrc.write_text("")
+
+    results: dict[str, Any] = {
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "terraform": subprocess.run(
+                [terraform_path() or "terraform", "version"], capture_output=True, text=True,
+                check=False,
+            ).stdout.splitlines()[0],
+        },
+        "our_executable": str(our_executable.relative_to(REPO_ROOT))
+        if our_executable.is_relative_to(REPO_ROOT) else str(our_executable),
+        "repeats": options.repeats,
+    }
+
+    with running_emulator() as emulator:
+        subjects = {
+            "ours": Subject(
+                "ours", "ours (Python, dist/plugin)",
+                terraform_env(our_tfrc, emulator.url, emulator.token), needs_init=False,
+                resource_block=ours_block,
+                required_providers='    pulumiservice = { source = "pulumi/pulumiservice" }\n',
+            ),
+            "null": Subject(
+                "null", "hashicorp/null 2.1.2 (Go)", terraform_env(null_tfrc), needs_init=True,
+                resource_block=null_block,
+                required_providers='    null = { source = "hashicorp/null", version = "2.1.2" }\n',
+            ),
+            "floor": Subject(
+                "floor", "terraform_data (built-in)", terraform_env(floor_tfrc), needs_init=True,
+                resource_block=floor_block,
+            ),
+        }
+        workdirs = scratch / "work"
+
+        log("==> startup: exec → handshake → first GetProviderSchema answer")
+        client = make_client_identity(scratch)
+        # One unmeasured start warms the page cache, as it is warm for every start but the first.
+        measure_startup(our_executable, "/tfplugin6.Provider/GetProviderSchema", client)
+        startup: dict[str, Any] = {
+            "ours_mtls": startup_workload(
+                our_executable, "/tfplugin6.Provider/GetProviderSchema", client,
+                options.startup_repeats),
+            "ours_plaintext": startup_workload(
+                our_executable, "/tfplugin6.Provider/GetProviderSchema", None,
+                options.startup_repeats),
+        }
+        try:
+            startup["null_mtls"] = startup_workload(
+                null_binary, "/tfplugin5.Provider/GetSchema", client, options.startup_repeats)
+        except ProbeFailed as error:
+            options.notes.append(f"null startup probe failed: {error}")
+        results["startup"] = startup
+
+        log("==> lifecycle: plan, apply, no-op plan, destroy")
+        lifecycles: dict[str, dict[str, Any]] = {}
+        for key, subject in subjects.items():
+            lifecycles[key] = {
+                str(count): lifecycle(workdirs, subject, count, options.repeats)
+                for count in (1, 100)
+            }
+        results["lifecycle"] = lifecycles
+
+        log("==> peak RSS per provider process (plan/apply/plan/destroy of 100)")
+        results["memory"] = {
+            key: peak_memory(workdirs, subjects[key], 100) for key in ("ours", "null")
+        }
+
+        log(f"==> latency: 100 tasks, {LATENCY_MS} ms per API call, -parallelism=10")
+        latency = latency_workload(
+            workdirs, subjects["ours"], emulator, 100, max(1, min(3, options.repeats)))
+        latency["zero_latency_apply_seconds"] = lifecycles["ours"]["100"]["median_seconds"]["apply"]
+        results["latency"] = latency
+
+        if options.scale:
+            log("==> scale: apply 1000 against apply 100")
+            scale: dict[str, Any] = {}
+            for key in ("ours", "null"):
+                thousand = scale_workload(workdirs, subjects[key], 1000)
+                hundred = lifecycles[key]["100"]["median_seconds"]["apply"]
+                scale[key] = {
+                    "apply_1000_seconds": thousand,
+                    "apply_100_seconds": hundred,
+                    "ratio": thousand / hundred,
+                }
+            results["scale"] = scale
+
+    results["targets"] = evaluate_targets(results)
+    results["notes"] = options.notes
+    return results
+
+
+# --- targets and reporting ---------------------------------------------------------------------
+
+
+def _target(name: str, value: float | None, limit: float, unit: str) -> dict[str, Any]:
+    return {
+        "target": name,
+        "value": value,
+        "limit": limit,
+        "unit": unit,
+        "met": value is not None and value <= limit,
+    }
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    ours = results["lifecycle"]["ours"]["100"]["median_seconds"]
+    null = results["lifecycle"]["null"]["100"]["median_seconds"]
+    latency = results["latency"]
+    targets = [
+        _target("apply-100 vs Go null", ours["apply"] / null["apply"], TARGET_APPLY_RATIO, "x"),
+        _target("no-op plan-100 vs Go null", ours["noop_plan"] / null["noop_plan"],
+                TARGET_NOOP_PLAN_RATIO, "x"),
+        _target("first RPC answered after exec (mTLS)",
+                results["startup"]["ours_mtls"]["first_answer_seconds"] * 1000,
+                TARGET_FIRST_RPC_SECONDS * 1000, "ms"),
+        _target("peak RSS per provider process",
+                results["memory"]["ours"]["largest_peak_rss_mib"], TARGET_PEAK_RSS_MIB, "MiB"),
+        _target("latency workload vs ideal",
+                latency["apply_seconds"] / latency["ideal_seconds"], TARGET_LATENCY_RATIO, "x"),
+    ]
+    if "scale" in results:
+        targets.append(
+            _target("apply-1000 vs apply-100", results["scale"]["ours"]["ratio"],
+                    TARGET_SCALE_RATIO, "x"))
+    return targets
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f} s"
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    lines: list[str] = []
+    machine = results["machine"]
+    lines.append(
+        f"Measured on {machine['platform']}, {machine['cpus']} CPUs, {machine['terraform']}; "
+        f"medians of {results['repeats']} runs; emulator at zero latency unless stated."
+    )
+    lines.append("")
+    lines.append("| workload | ours (Python) | null 2.1.2 (Go) | terraform_data | ours / null |")
+    lines.append("|---|---:|---:|---:|---:|")
+    lifecycle_rows = results["lifecycle"]
+    for count in ("1", "100"):
+        for step, label in (("plan", "plan"), ("apply", "apply"), ("noop_plan", "no-op plan"),
+                            ("destroy", "destroy")):
+            values = [lifecycle_rows[key][count]["median_seconds"][step]
+                      for key in ("ours", "null", "floor")]
+            ratio = values[0] / values[1]
+            lines.append(
+                f"| {label} × {count} | {_seconds(values[0])} | {_seconds(values[1])} | "
+                f"{_seconds(values[2])} | {ratio:.2f}× |"
+            )
+    if "scale" in results:
+        scale = results["scale"]
+        lines.append(
+            f"| apply × 1000 (1 run) | {_seconds(scale['ours']['apply_1000_seconds'])} | "
+            f"{_seconds(scale['null']['apply_1000_seconds'])} | — | "
+            f"{scale['ours']['apply_1000_seconds'] / scale['null']['apply_1000_seconds']:.2f}× |"
+        )
+    startup = results["startup"]
+    null_startup = startup.get("null_mtls")
+    for field_name, label in (("handshake_seconds", "exec → handshake"),
+                              ("first_answer_seconds", "exec → first RPC answer")):
+        ours_ms = startup["ours_mtls"][field_name] * 1000
+        null_ms = null_startup[field_name] * 1000 if null_startup else None
+        lines.append(
+            f"| {label} (mTLS) | {ours_ms:.0f} ms | "
+            f"{'—' if null_ms is None else f'{null_ms:.0f} ms'} | — | "
+            f"{'—' if null_ms is None else f'{ours_ms / null_ms:.1f}×'} |"
+        )
+    plain = startup["ours_plaintext"]
+    lines.append(
+        f"| exec → first RPC answer (plaintext) | {plain['first_answer_seconds'] * 1000:.0f} ms "
+        "| — | — | — |"
+    )
+    memory = results["memory"]
+    ours_mib, null_mib = (memory[k]["largest_peak_rss_mib"] for k in ("ours", "null"))
+    lines.append(
+        f"| peak RSS per provider process | {ours_mib:.1f} MiB | {null_mib:.1f} MiB | — | "
+        f"{ours_mib / null_mib:.1f}× |"
+    )
+    latency = results["latency"]
+    lines.append("")
+    lines.append(
+        f"Latency: 100 tasks with {latency['latency_ms']} ms per API call at "
+        f"`-parallelism={latency['parallelism']}`: apply {latency['apply_seconds']:.2f} s; "
+        f"{latency['api_calls']} API calls → ideal {latency['ideal_seconds']:.2f} s "
+        f"({latency['apply_seconds'] / latency['ideal_seconds']:.2f}× ideal; the same apply at "
+        f"zero latency takes {latency['zero_latency_apply_seconds']:.2f} s, so latency adds "
+        f"{latency['apply_seconds'] - latency['zero_latency_apply_seconds']:.2f} s)."
+    )
+    if "scale" in results:
+        scale = results["scale"]
+        lines.append(
+            f"Scale: apply × 1000 / apply × 100 = {scale['ours']['ratio']:.2f} for ours, "
+            f"{scale['null']['ratio']:.2f} for Go null."
+        )
+    lines.append("")
+    lines.append("| target | measured | limit | |")
+    lines.append("|---|---:|---:|---|")
+    for target in results["targets"]:
+        value = target["value"]
+        shown = "—" if value is None else f"{value:.2f} {target['unit']}"
+        lines.append(
+            f"| {target['target']} | {shown} | {target['limit']:g} {target['unit']} | "
+            f"{'met' if target['met'] else '**not met**'} |"
+        )
+    for note in results.get("notes", []):
+        lines.append(f"\nNote: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def parse_arguments(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5, help="runs per workload (median)")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 runs per workload and no 1000-resource apply (a smoke check)")
+    parser.add_argument("--provider-dir", type=Path, default=REPO_ROOT / "dist" / "plugin",
+                        help="directory holding the provider executable (default dist/plugin)")
+    parser.add_argument("--cache-dir", type=Path, default=REPO_ROOT / ".bench-cache",
+                        help="where the Go provider's sdist is downloaded once")
+    parser.add_argument("--output", type=Path,
+                        default=REPO_ROOT / "dist" / "bench" / "results.json")
+    arguments = parser.parse_args(argv)
+    repeats = 2 if arguments.quick else max(1, arguments.repeats)
+    return Options(
+        repeats=repeats,
+        scale=not arguments.quick,
+        provider_dir=arguments.provider_dir.resolve(),
+        cache_dir=arguments.cache_dir.resolve(),
+        output=arguments.output.resolve(),
+        startup_repeats=5 if arguments.quick else 10,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_arguments(argv)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="tfps-bench-") as scratch:
+        try:
+            results = run_all(options, Path(scratch))
+        except BenchmarkError as error:
+            print(f"benchmark failed: {error}", file=sys.stderr)
+            return 1
+    results["total_seconds"] = time.monotonic() - started
+    markdown = render_markdown(results)
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(json.dumps(results, indent=2) + "\n")
+    options.output.with_suffix(".md").write_text(markdown)
+    print(markdown)
+    print(f"(total {results['total_seconds']:.0f} s; written to {options.output})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
