@@ -130,10 +130,12 @@ def test_dev_tfrc_serves_the_build_and_lets_init_work_offline(
 
 
 def test_bundle_leaves_out_what_the_provider_never_uses(built_dist: Path) -> None:
-    from PyInstaller.archive.readers import CArchiveReader  # type: ignore[import-untyped]
-
-    executable = built_dist / "plugin" / f"{EXECUTABLE_PREFIX}_v{_version()}"
-    modules = set(CArchiveReader(str(executable)).open_embedded_archive("PYZ.pyz").toc)
+    # The bundle keeps modules as loose .pyc files (PyInstaller `noarchive`) in _internal/.
+    internal = built_dist / "plugin" / "_internal"
+    modules = {
+        ".".join(path.relative_to(internal).with_suffix("").parts).removesuffix(".__init__")
+        for path in internal.rglob("*.pyc")
+    }
     assert "terraform_provider_pulumiservice.plugin.main" in modules
     assert "terraform_provider_pulumiservice.resources.api_agents_task" in modules
     for unused in (

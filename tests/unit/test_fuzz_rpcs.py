@@ -94,17 +94,19 @@ def check_response(response: Any, *, must_fail: bool) -> None:
 
 # --- inputs --------------------------------------------------------------------------------------
 
-json_scalars = (
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+_plain_scalars = (
+    st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
 )
+# JSON numbers may be arbitrarily large; msgpack integers stop at the 64-bit range.
+json_scalars = _plain_scalars | st.integers(-(2**70), 2**70)
 json_values = st.recursive(
     json_scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
                                                                  max_size=5),
     max_leaves=20,
 )
-msgpack_scalars = json_scalars | st.binary(max_size=20) | st.integers(-(2**63), 2**64 - 1)
+msgpack_scalars = _plain_scalars | st.binary(max_size=20) | st.integers(-(2**63), 2**64 - 1)
 msgpack_values = st.recursive(
     msgpack_scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
