@@ -43,6 +43,20 @@ DATA_SOURCES: dict[str, DataSource] = {
 }
 
 
+def resource_named(type_name: str, diagnostics: Diagnostics) -> Resource | None:
+    resource = RESOURCES.get(type_name)
+    if resource is None:
+        diagnostics.error("Unknown resource type", f"This provider has no {type_name!r}.")
+    return resource
+
+
+def data_source_named(type_name: str, diagnostics: Diagnostics) -> DataSource | None:
+    data_source = DATA_SOURCES.get(type_name)
+    if data_source is None:
+        diagnostics.error("Unknown data source", f"This provider has no {type_name!r}.")
+    return data_source
+
+
 def configure_client(
     config: Mapping[str, Any], diagnostics: Diagnostics, environ: Mapping[str, str] | None = None
 ) -> CloudClient | None:

@@ -12,16 +12,15 @@ from terraform_provider_pulumiservice.protocol.convert import (
     encode_value,
 )
 from terraform_provider_pulumiservice.protocol.session import ProviderSession
-from terraform_provider_pulumiservice.provider import RESOURCES
+from terraform_provider_pulumiservice.provider import resource_named
 
 
 def apply_resource_change(
     session: ProviderSession, request: pb.ApplyResourceChange.Request
 ) -> pb.ApplyResourceChange.Response:
     diagnostics = Diagnostics()
-    resource = RESOURCES.get(request.type_name)
+    resource = resource_named(request.type_name, diagnostics)
     if resource is None:
-        diagnostics.error("Unknown resource type", f"This provider has no {request.type_name!r}.")
         return pb.ApplyResourceChange.Response(diagnostics=diagnostics_to_proto(diagnostics))
     type_ = resource.schema.cty_type
     try:

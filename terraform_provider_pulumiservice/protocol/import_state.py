@@ -11,16 +11,15 @@ from terraform_provider_pulumiservice.protocol.convert import (
     private_to_bytes,
 )
 from terraform_provider_pulumiservice.protocol.session import ProviderSession
-from terraform_provider_pulumiservice.provider import RESOURCES
+from terraform_provider_pulumiservice.provider import resource_named
 
 
 def import_resource_state(
     session: ProviderSession, request: pb.ImportResourceState.Request
 ) -> pb.ImportResourceState.Response:
     diagnostics = Diagnostics()
-    resource = RESOURCES.get(request.type_name)
+    resource = resource_named(request.type_name, diagnostics)
     if resource is None:
-        diagnostics.error("Unknown resource type", f"This provider has no {request.type_name!r}.")
         return pb.ImportResourceState.Response(diagnostics=diagnostics_to_proto(diagnostics))
     client = session.client(diagnostics)
     state = None if client is None else resource.import_state(client, request.id, diagnostics)

@@ -23,16 +23,15 @@ from terraform_provider_pulumiservice.protocol.convert import (
     path_to_proto,
     private_from_bytes,
 )
-from terraform_provider_pulumiservice.provider import RESOURCES
+from terraform_provider_pulumiservice.provider import resource_named
 
 
 def plan_resource_change(
     request: pb.PlanResourceChange.Request,
 ) -> pb.PlanResourceChange.Response:
     diagnostics = Diagnostics()
-    resource = RESOURCES.get(request.type_name)
+    resource = resource_named(request.type_name, diagnostics)
     if resource is None:
-        diagnostics.error("Unknown resource type", f"This provider has no {request.type_name!r}.")
         return pb.PlanResourceChange.Response(diagnostics=diagnostics_to_proto(diagnostics))
     type_ = resource.schema.cty_type
     try:

@@ -11,16 +11,15 @@ from terraform_provider_pulumiservice.protocol.convert import (
     encode_value,
 )
 from terraform_provider_pulumiservice.protocol.session import ProviderSession
-from terraform_provider_pulumiservice.provider import DATA_SOURCES, RESOURCES
+from terraform_provider_pulumiservice.provider import data_source_named, resource_named
 
 
 def read_resource(
     session: ProviderSession, request: pb.ReadResource.Request
 ) -> pb.ReadResource.Response:
     diagnostics = Diagnostics()
-    resource = RESOURCES.get(request.type_name)
+    resource = resource_named(request.type_name, diagnostics)
     if resource is None:
-        diagnostics.error("Unknown resource type", f"This provider has no {request.type_name!r}.")
         return pb.ReadResource.Response(diagnostics=diagnostics_to_proto(diagnostics))
     type_ = resource.schema.cty_type
     try:
@@ -44,9 +43,8 @@ def read_data_source(
     session: ProviderSession, request: pb.ReadDataSource.Request
 ) -> pb.ReadDataSource.Response:
     diagnostics = Diagnostics()
-    data_source = DATA_SOURCES.get(request.type_name)
+    data_source = data_source_named(request.type_name, diagnostics)
     if data_source is None:
-        diagnostics.error("Unknown data source", f"This provider has no {request.type_name!r}.")
         return pb.ReadDataSource.Response(diagnostics=diagnostics_to_proto(diagnostics))
     type_ = data_source.schema.cty_type
     try:

@@ -10,16 +10,15 @@ from terraform_provider_pulumiservice.protocol.convert import (
     encode_value,
     path_from_cty,
 )
-from terraform_provider_pulumiservice.provider import RESOURCES
+from terraform_provider_pulumiservice.provider import resource_named
 
 
 def upgrade_resource_state(
     request: pb.UpgradeResourceState.Request,
 ) -> pb.UpgradeResourceState.Response:
     diagnostics = Diagnostics()
-    resource = RESOURCES.get(request.type_name)
+    resource = resource_named(request.type_name, diagnostics)
     if resource is None:
-        diagnostics.error("Unknown resource type", f"This provider has no {request.type_name!r}.")
         return pb.UpgradeResourceState.Response(diagnostics=diagnostics_to_proto(diagnostics))
     schema = resource.schema
     if request.version > schema.version:

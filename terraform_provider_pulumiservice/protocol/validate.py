@@ -6,6 +6,7 @@ errors. No API call is ever made here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from terraform_provider_pulumiservice._proto import tfplugin6_pb2 as pb
@@ -18,7 +19,11 @@ from terraform_provider_pulumiservice.protocol.convert import (
     decode_value,
     diagnostics_to_proto,
 )
-from terraform_provider_pulumiservice.provider import DATA_SOURCES, PROVIDER_SCHEMA, RESOURCES
+from terraform_provider_pulumiservice.provider import (
+    PROVIDER_SCHEMA,
+    data_source_named,
+    resource_named,
+)
 
 
 def validate_attributes(schema: Schema, config: dict[str, Any], diagnostics: Diagnostics) -> None:
@@ -31,22 +36,28 @@ def validate_attributes(schema: Schema, config: dict[str, Any], diagnostics: Dia
             validator.validate(value, path, diagnostics)
 
 
-def _decode_config(schema: Schema, value: pb.DynamicValue, diagnostics: Diagnostics) -> Any:
+def _validate_config(
+    schema: Schema,
+    value: pb.DynamicValue,
+    diagnostics: Diagnostics,
+    validate_whole: Callable[[dict[str, Any], Diagnostics], None] | None = None,
+) -> None:
     try:
         config = decode_value(value, schema.cty_type, "configuration")
     except ValueDecodeError as error:
         diagnostics.append(error.diagnostic)
-        return None
-    return config
+        return
+    if isinstance(config, dict):
+        validate_attributes(schema, config, diagnostics)
+        if validate_whole is not None:
+            validate_whole(config, diagnostics)
 
 
 def validate_provider_config(
     request: pb.ValidateProviderConfig.Request,
 ) -> pb.ValidateProviderConfig.Response:
     diagnostics = Diagnostics()
-    config = _decode_config(PROVIDER_SCHEMA, request.config, diagnostics)
-    if isinstance(config, dict):
-        validate_attributes(PROVIDER_SCHEMA, config, diagnostics)
+    _validate_config(PROVIDER_SCHEMA, request.config, diagnostics)
     return pb.ValidateProviderConfig.Response(diagnostics=diagnostics_to_proto(diagnostics))
 
 
@@ -54,14 +65,9 @@ def validate_resource_config(
     request: pb.ValidateResourceConfig.Request,
 ) -> pb.ValidateResourceConfig.Response:
     diagnostics = Diagnostics()
-    resource = RESOURCES.get(request.type_name)
-    if resource is None:
-        diagnostics.error("Unknown resource type", f"This provider has no {request.type_name!r}.")
-    else:
-        config = _decode_config(resource.schema, request.config, diagnostics)
-        if isinstance(config, dict):
-            validate_attributes(resource.schema, config, diagnostics)
-            resource.validate_config(config, diagnostics)
+    resource = resource_named(request.type_name, diagnostics)
+    if resource is not None:
+        _validate_config(resource.schema, request.config, diagnostics, resource.validate_config)
     return pb.ValidateResourceConfig.Response(diagnostics=diagnostics_to_proto(diagnostics))
 
 
@@ -69,12 +75,9 @@ def validate_data_resource_config(
     request: pb.ValidateDataResourceConfig.Request,
 ) -> pb.ValidateDataResourceConfig.Response:
     diagnostics = Diagnostics()
-    data_source = DATA_SOURCES.get(request.type_name)
-    if data_source is None:
-        diagnostics.error("Unknown data source", f"This provider has no {request.type_name!r}.")
-    else:
-        config = _decode_config(data_source.schema, request.config, diagnostics)
-        if isinstance(config, dict):
-            validate_attributes(data_source.schema, config, diagnostics)
-            data_source.validate_config(config, diagnostics)
+    data_source = data_source_named(request.type_name, diagnostics)
+    if data_source is not None:
+        _validate_config(
+            data_source.schema, request.config, diagnostics, data_source.validate_config
+        )
     return pb.ValidateDataResourceConfig.Response(diagnostics=diagnostics_to_proto(diagnostics))
