@@ -9,14 +9,14 @@ blocked in a read, which closing the pool alone does not interrupt on Linux.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
-from concurrent.futures import wait as futures_wait
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -125,11 +125,15 @@ def _check_base_url(base_url: str, source: str) -> None:
 
 
 class _StopSignal:
-    """A latch that StopProvider sets; waits on it (and on request outcomes) return at once."""
+    """A latch that StopProvider sets: backoff waits return at once, tracked requests are dropped.
+
+    Each request has its own future, so finishing one wakes only its caller.
+    """
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._stopped = False
+        self._in_flight: set[Future[httpx.Response]] = set()
 
     def is_set(self) -> bool:
         with self._condition:
@@ -138,23 +142,42 @@ class _StopSignal:
     def set(self) -> None:
         with self._condition:
             self._stopped = True
+            abandoned = list(self._in_flight)
+            self._in_flight.clear()
             self._condition.notify_all()
+        for outcome in abandoned:
+            _settle(outcome, error=_Stopped(sent=True))
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True if stopped meanwhile."""
         with self._condition:
             return self._condition.wait_for(lambda: self._stopped, timeout=max(0.0, seconds))
 
-    def wait_for_outcome(self, outcome: Future[httpx.Response]) -> bool:
-        """Block until ``outcome`` is done or the signal is set; True if stopped first."""
-        outcome.add_done_callback(self._wake)
+    def track(self, outcome: Future[httpx.Response]) -> bool:
+        """Make ``outcome`` end with ``_Stopped`` when the signal is set; False if already set."""
         with self._condition:
-            self._condition.wait_for(lambda: self._stopped or outcome.done())
-        return not outcome.done()
+            if self._stopped:
+                return False
+            self._in_flight.add(outcome)
+            return True
 
-    def _wake(self, _: object) -> None:
+    def untrack(self, outcome: Future[httpx.Response]) -> None:
         with self._condition:
-            self._condition.notify_all()
+            self._in_flight.discard(outcome)
+
+
+def _settle(
+    outcome: Future[httpx.Response],
+    *,
+    result: httpx.Response | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """Complete ``outcome`` unless something (a stop, or the request) already did."""
+    with contextlib.suppress(InvalidStateError):
+        if error is not None:
+            outcome.set_exception(error)
+        else:
+            outcome.set_result(result)  # type: ignore[arg-type]
 
 
 class _Stopped(Exception):
@@ -394,19 +417,20 @@ class CloudClient:
             method, self._settings.base_url + path, content=content, params=params
         )
         outcome: Future[httpx.Response] = Future()
+        # A create on the wire is never abandoned, even by stop(): see stop().
+        abandonable = kind is not RequestKind.CREATE
+        if abandonable and not self._stop.track(outcome):
+            raise _Stopped(sent=False)
 
         def exchange() -> None:
             try:
-                outcome.set_result(self._http.send(request))
+                response = self._http.send(request)
             except BaseException as exc:  # handed to the waiting caller
-                outcome.set_exception(exc)
+                _settle(outcome, error=exc)
+            else:
+                _settle(outcome, result=response)
 
         threading.Thread(target=exchange, name="pulumi-cloud-request", daemon=True).start()
-        if kind is RequestKind.CREATE:
-            # Never abandoned, even by stop(): see stop().
-            futures_wait([outcome])
-        elif self._stop.wait_for_outcome(outcome):
-            raise _Stopped(sent=True)
         try:
             return outcome.result()
         except RuntimeError:
@@ -416,6 +440,9 @@ class CloudClient:
             if self._closed:
                 raise CloudError("The Pulumi Cloud client has been closed.") from None
             raise
+        finally:
+            if abandonable:
+                self._stop.untrack(outcome)
 
     def _pause(
         self,

@@ -423,6 +423,18 @@ class AgentsTaskResource(Resource):
                 "in state as tainted so it is not lost; run `terraform apply` again.",
             )
             return created
+        # `name` and `is_shared` are not create inputs: a configured value is set right after.
+        patch = self._patch_body(planned, attributes_from_task(task))
+        if patch:
+            try:
+                task = client.update_task(org, task_id, patch) or task
+            except CloudError as error:
+                diagnostics.error(
+                    "The created agent task could not be renamed or shared",
+                    f"Task {task_id} was created, but setting {', '.join(sorted(patch))} failed: "
+                    f"{error}. It is recorded in state as tainted so it is not lost.",
+                )
+                return created
         return merge_planned_with_task(planned, task)
 
     def _adopt(

@@ -203,3 +203,16 @@ def test_adopting_an_existing_task_by_task_id(
     assert creates(emulator) == []
     assert "Create-only inputs were not sent" in result.stdout + result.stderr
     assert resource_values(tf)["task_id"] == task_id
+
+
+def test_name_and_sharing_set_at_creation_are_applied(
+    tf: TerraformRunner, emulator: EmulatorHandle
+) -> None:
+    tf.write({"main.tf": task_config(BASIC + '  name = "Staging upgrade"\n  is_shared = true\n')})
+    tf.apply()
+    assert len(creates(emulator)) == 1
+    patches = api_calls(emulator, "PATCH")
+    assert [p["body"] for p in patches] == [{"name": "Staging upgrade", "isShared": True}]
+    task = next(t["task"] for t in emulator.tasks())
+    assert task["name"] == "Staging upgrade" and task["isShared"] is True
+    assert "No changes." in tf.plan().stdout
