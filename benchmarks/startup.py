@@ -10,7 +10,6 @@ handshake line (older go-plugin) is called over plaintext HTTP/2 instead.
 from __future__ import annotations
 
 import base64
-import datetime
 import os
 import select
 import socket
@@ -21,6 +20,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.unit.test_plugin_harness import ClientCertificate, make_client_certificate
 
 MAGIC_COOKIE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 
@@ -38,68 +39,13 @@ _LARGE_WINDOW = (1 << 31) - 1 - 65535
 _CONNECTION_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
-@dataclass(frozen=True)
-class ClientIdentity:
-    """A Terraform-like AutoMTLS client certificate (PEM) and its key, on disk for `ssl`."""
-
-    certificate_pem: str
-    certificate_path: Path
-    key_path: Path
+# The Terraform-like AutoMTLS client certificate is the plugin tests' (one implementation).
+ClientIdentity = ClientCertificate
 
 
 def make_client_identity(directory: Path) -> ClientIdentity:
     """A self-signed ECDSA P-521 certificate for `localhost`, like Terraform generates per run."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    key = ec.generate_private_key(ec.SECP521R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "HashiCorp"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "localhost"),
-        ]
-    )
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(seconds=30))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=True,
-                data_encipherment=False, key_agreement=True, key_cert_sign=True,
-                crl_sign=False, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA512())
-    )
-    pem = certificate.public_bytes(serialization.Encoding.PEM)
-    certificate_path = directory / "client-cert.pem"
-    key_path = directory / "client-key.pem"
-    certificate_path.write_bytes(pem)
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return ClientIdentity(pem.decode(), certificate_path, key_path)
+    return make_client_certificate(directory)
 
 
 def terraform_plugin_environment(client: ClientIdentity | None) -> dict[str, str]:

@@ -10,17 +10,17 @@ environment -- and timed until its first stdout line; then it is killed.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+# Run as a script from packaging/: make the repository's test helpers importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.unit.test_plugin_harness import make_client_certificate  # noqa: E402
 
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
 MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
@@ -28,22 +28,8 @@ MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca
 
 def client_certificate_pem() -> str:
     """A self-signed P-521 certificate like the one Terraform generates for AutoMTLS."""
-    key = ec.generate_private_key(ec.SECP521R1())
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "HashiCorp")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(seconds=30))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA512())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+    with tempfile.TemporaryDirectory() as directory:
+        return make_client_certificate(Path(directory)).certificate_pem
 
 
 def time_to_handshake(executable: str, env: dict[str, str], timeout: float = 30.0) -> float:
