@@ -32,7 +32,7 @@ from terraform_provider_pulumiservice.framework.planmodifiers import (
 )
 from terraform_provider_pulumiservice.framework.resource import Resource, State
 from terraform_provider_pulumiservice.framework.schema import Attribute, Schema
-from terraform_provider_pulumiservice.framework.validators import LengthBetween, OneOf
+from terraform_provider_pulumiservice.framework.validators import LengthBetween, OneOf, Validator
 from terraform_provider_pulumiservice.resources.agents_task_model import (
     APPROVAL_MODES,
     FIELD_BY_ATTRIBUTE,
@@ -181,18 +181,16 @@ def _output(attribute: str, *, stable: bool) -> Attribute:
     )
 
 
-def _create_only(
-    attribute: str, description: str, *, computed: bool = False, validators: tuple[Any, ...] = ()
+def _create_only_setting(
+    attribute: str, description: str, validators: tuple[Validator, ...] = ()
 ) -> Attribute:
-    modifiers: tuple[Any, ...] = (RequiresReplace(),)
-    if computed:
-        modifiers = (UseStateForUnknown(), RequiresReplace())
+    """A setting sent only at creation that the API also reports back (so it is computed too)."""
     return Attribute(
-        FIELD_BY_ATTRIBUTE[attribute].type if attribute in FIELD_BY_ATTRIBUTE else DYNAMIC,
+        FIELD_BY_ATTRIBUTE[attribute].type,
         description,
         optional=True,
-        computed=computed,
-        plan_modifiers=modifiers,
+        computed=True,
+        plan_modifiers=(UseStateForUnknown(), RequiresReplace()),
         validators=validators,
     )
 
@@ -248,24 +246,20 @@ SCHEMA = Schema(
             plan_modifiers=(UseStateForUnknown(),),
             validators=(OneOf(PERMISSION_MODES),),
         ),
-        "plan_mode": _create_only(
-            "plan_mode",
-            "Whether the task runs in plan mode. Changing it starts a new task.",
-            computed=True,
+        "plan_mode": _create_only_setting(
+            "plan_mode", "Whether the task runs in plan mode. Changing it starts a new task."
         ),
-        "source": _create_only(
+        "source": _create_only_setting(
             "source",
             "What started the task: `api` (default), `console`, `cli`, `slack`, `schedule`, "
             "`github` or `code-review`. Changing it starts a new task.",
-            computed=True,
-            validators=(OneOf(SOURCES),),
+            (OneOf(SOURCES),),
         ),
-        "tool_execution_mode": _create_only(
+        "tool_execution_mode": _create_only_setting(
             "tool_execution_mode",
             "Where the agent's tools run: `cloud` (default), `cli` or `worker`. Changing it "
             "starts a new task.",
-            computed=True,
-            validators=(OneOf(TOOL_EXECUTION_MODES),),
+            (OneOf(TOOL_EXECUTION_MODES),),
         ),
         "cli_integrations": Attribute(
             List(DYNAMIC),
