@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 
@@ -30,15 +30,16 @@ from terraform_provider_pulumiservice.protocol.session import ProviderSession
 
 logger = logging.getLogger(__name__)
 
-Response = TypeVar("Response")
 
+def _guarded(request: Any, operation: Callable[..., Any], *context: Any) -> Any:
+    """Run ``operation(*context, request)``; a failure becomes an error diagnostic.
 
-def _guarded(
-    rpc: str, response_type: Callable[..., Response], call: Callable[[], Response]
-) -> Response:
+    The RPC's name and response type come from the request message (``tfplugin6.<RPC>.Request``).
+    """
+    rpc = request.DESCRIPTOR.containing_type.name
     started = time.perf_counter()
     try:
-        return call()
+        return operation(*context, request)
     except Exception as error:  # noqa: BLE001 - any failure must reach the user as a diagnostic
         logger.exception("%s failed", rpc)
         diagnostic = pb.Diagnostic(
@@ -48,7 +49,7 @@ def _guarded(
             "in terraform-provider-pulumiservice; the provider log (TF_LOG_PROVIDER=DEBUG) has "
             "the details.",
         )
-        return response_type(diagnostics=[diagnostic])
+        return getattr(pb, rpc).Response(diagnostics=[diagnostic])
     finally:
         logger.debug("%s answered in %.1f ms", rpc, (time.perf_counter() - started) * 1000)
 
@@ -71,86 +72,40 @@ class ProviderServicer(tfplugin6_pb2_grpc.ProviderServicer):
         self.session.close()
 
     def GetMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded(
-            "GetMetadata", pb.GetMetadata.Response, lambda: schema.get_metadata(request)
-        )
+        return _guarded(request, schema.get_metadata)
 
     def GetProviderSchema(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded(
-            "GetProviderSchema",
-            pb.GetProviderSchema.Response,
-            lambda: schema.get_provider_schema(request),
-        )
+        return _guarded(request, schema.get_provider_schema)
 
     def ValidateProviderConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded(
-            "ValidateProviderConfig",
-            pb.ValidateProviderConfig.Response,
-            lambda: validate.validate_provider_config(request),
-        )
+        return _guarded(request, validate.validate_provider_config)
 
     def ValidateResourceConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded(
-            "ValidateResourceConfig",
-            pb.ValidateResourceConfig.Response,
-            lambda: validate.validate_resource_config(request),
-        )
+        return _guarded(request, validate.validate_resource_config)
 
     def ValidateDataResourceConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded(
-            "ValidateDataResourceConfig",
-            pb.ValidateDataResourceConfig.Response,
-            lambda: validate.validate_data_resource_config(request),
-        )
+        return _guarded(request, validate.validate_data_resource_config)
 
     def UpgradeResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded(
-            "UpgradeResourceState",
-            pb.UpgradeResourceState.Response,
-            lambda: upgrade.upgrade_resource_state(request),
-        )
+        return _guarded(request, upgrade.upgrade_resource_state)
 
     def ConfigureProvider(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded(
-            "ConfigureProvider",
-            pb.ConfigureProvider.Response,
-            lambda: configure.configure_provider(self.session, request),
-        )
+        return _guarded(request, configure.configure_provider, self.session)
 
     def ReadResource(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded(
-            "ReadResource",
-            pb.ReadResource.Response,
-            lambda: read.read_resource(self.session, request),
-        )
+        return _guarded(request, read.read_resource, self.session)
 
     def PlanResourceChange(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded(
-            "PlanResourceChange",
-            pb.PlanResourceChange.Response,
-            lambda: plan.plan_resource_change(request),
-        )
+        return _guarded(request, plan.plan_resource_change)
 
     def ApplyResourceChange(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded(
-            "ApplyResourceChange",
-            pb.ApplyResourceChange.Response,
-            lambda: apply.apply_resource_change(self.session, request),
-        )
+        return _guarded(request, apply.apply_resource_change, self.session)
 
     def ImportResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded(
-            "ImportResourceState",
-            pb.ImportResourceState.Response,
-            lambda: import_state.import_resource_state(self.session, request),
-        )
+        return _guarded(request, import_state.import_resource_state, self.session)
 
     def ReadDataSource(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _guarded(
-            "ReadDataSource",
-            pb.ReadDataSource.Response,
-            lambda: read.read_data_source(self.session, request),
-        )
+        return _guarded(request, read.read_data_source, self.session)
 
     def MoveResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.MoveResourceState.Response(diagnostics=[_unsupported("Resource moves")])

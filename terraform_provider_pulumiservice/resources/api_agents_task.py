@@ -365,7 +365,7 @@ def merge_planned_with_task(planned: State, task: Mapping[str, Any]) -> State:
     from_api = attributes_from_task(task)
     state = dict(planned)
     for name, value in state.items():
-        if isinstance(value, Unknown) or (not is_wholly_known(value)):
+        if not is_wholly_known(value):
             state[name] = from_api.get(name)
     state["id"] = task_id_of(state["org_name"], from_api["task_id"])
     return state

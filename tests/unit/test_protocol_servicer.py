@@ -184,3 +184,20 @@ def test_upgrade_state_round_trips_json_state(servicer: ProviderServicer) -> Non
 
 def test_stop_provider_answers(servicer: ProviderServicer) -> None:
     assert servicer.StopProvider(pb.StopProvider.Request(), None).Error == ""
+
+
+def test_an_operation_failure_becomes_an_error_diagnostic(
+    servicer: ProviderServicer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from terraform_provider_pulumiservice.protocol import read
+
+    def broken(session: object, request: object) -> None:
+        raise ValueError("unexpected")
+
+    monkeypatch.setattr(read, "read_resource", broken)
+    response = servicer.ReadResource(pb.ReadResource.Request(type_name=TYPE_NAME), None)
+    assert isinstance(response, pb.ReadResource.Response)
+    assert response.diagnostics[0].summary == "Internal provider error"
+    assert "ReadResource failed unexpectedly (ValueError: unexpected)" in (
+        response.diagnostics[0].detail
+    )
