@@ -1,9 +1,9 @@
-"""Peak resident memory of the provider processes Terraform starts, read from /proc.
+"""Peak resident memory and CPU time of the provider processes Terraform starts, read from /proc.
 
 A sampler thread walks the process tree under one root (the terraform process) and keeps, for
 each provider process, the largest `VmHWM` (the kernel's own high-water mark of resident memory)
-it saw. VmHWM only grows, so sampling every few milliseconds misses at most the last moments of a
-process's life.
+and the CPU time (user + system) it saw. Both only grow, so sampling every few milliseconds misses
+at most the last moments of a process's life (its shutdown).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROVIDER_EXECUTABLE_PREFIX = "terraform-provider-"
+CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -21,6 +22,7 @@ class ProcessPeak:
     pid: int
     executable: str
     peak_rss_kib: int = 0
+    cpu_seconds: float = 0.0
 
 
 def _parent_map() -> dict[int, int]:
@@ -63,6 +65,17 @@ def _high_water_mark_kib(pid: int) -> int | None:
     return None
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of the process itself (its children are counted on their own)."""
+    try:
+        stat_text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat_text.rsplit(")", 1)[1].split()
+    # Fields 14 and 15 of stat(5); fields[0] here is field 3 (state).
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_SECOND
+
+
 def _executable_name(pid: int) -> str | None:
     try:
         return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
@@ -71,16 +84,18 @@ def _executable_name(pid: int) -> str | None:
 
 
 @dataclass
-class ProviderMemoryWatch:
+class ProviderProcessWatch:
     """Samples provider processes under `root_pid` until stopped; use as a context manager."""
 
     root_pid: int
     interval_seconds: float = 0.02
     peaks: dict[int, ProcessPeak] = field(default_factory=dict)
+    # CPU of the whole command (terraform and every process it waited for), set by the caller.
+    command_cpu_seconds: float | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def __enter__(self) -> ProviderMemoryWatch:
+    def __enter__(self) -> ProviderProcessWatch:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
@@ -106,6 +121,12 @@ class ProviderMemoryWatch:
             high_water = _high_water_mark_kib(pid)
             if high_water is not None:
                 known.peak_rss_kib = max(known.peak_rss_kib, high_water)
+            cpu = _cpu_seconds(pid)
+            if cpu is not None:
+                known.cpu_seconds = max(known.cpu_seconds, cpu)
+
+    def provider_cpu_seconds(self) -> float:
+        return sum(peak.cpu_seconds for peak in self.peaks.values())
 
     def largest_peak_mib(self) -> float | None:
         if not self.peaks:

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,8 +35,14 @@ from benchmarks.goprovider import (
     build_null_mirror,
     fetch_null_binary,
 )
-from benchmarks.procwatch import ProviderMemoryWatch
-from benchmarks.startup import ClientIdentity, ProbeFailed, make_client_identity, measure_startup
+from benchmarks.procwatch import ProviderProcessWatch
+from benchmarks.startup import (
+    ClientIdentity,
+    ProbeFailed,
+    interpreter_floor,
+    make_client_identity,
+    measure_startup,
+)
 from tests.e2e.harness import (
     DEFAULT_TOKEN,
     REPO_ROOT,
@@ -121,10 +128,11 @@ def run_terraform(
     workdir: Path,
     env: dict[str, str],
     *args: str,
-    watch: list[ProviderMemoryWatch] | None = None,
+    watch: list[ProviderProcessWatch] | None = None,
     timeout: float = 900,
 ) -> float:
-    """Run `terraform <args>` in workdir; wall seconds. With `watch`, samples provider RSS."""
+    """Run `terraform <args>` in workdir; wall seconds. With `watch`, samples the provider
+    processes' RSS and CPU and records the whole command's CPU."""
     binary = terraform_path()
     if binary is None:
         raise BenchmarkError("terraform is not on PATH")
@@ -137,10 +145,14 @@ def run_terraform(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     if watch is not None:
-        sampler = ProviderMemoryWatch(process.pid)
+        sampler = ProviderProcessWatch(process.pid)
         watch.append(sampler)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         with sampler:
             stdout, stderr = process.communicate(timeout=timeout)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sampler.command_cpu_seconds = (after.ru_utime - before.ru_utime) + (
+            after.ru_stime - before.ru_stime)
     else:
         stdout, stderr = process.communicate(timeout=timeout)
     elapsed = time.perf_counter() - started
@@ -205,14 +217,27 @@ def lifecycle(root: Path, subject: Subject, count: int, repeats: int) -> dict[st
     }
 
 
-def peak_memory(root: Path, subject: Subject, count: int) -> dict[str, Any]:
-    """Largest VmHWM of any provider process over one plan, apply, no-op plan and destroy."""
-    workdir = prepare_workdir(root, subject, count, f"memory-{count}")
-    watches: list[ProviderMemoryWatch] = []
+def process_usage(root: Path, subject: Subject, count: int) -> dict[str, Any]:
+    """Over one plan, apply, no-op plan and destroy: the largest VmHWM of any provider process,
+    and for each command the CPU seconds of the provider processes against the whole command's
+    (the rest is Terraform's own work)."""
+    workdir = prepare_workdir(root, subject, count, f"usage-{count}")
+    watches: list[ProviderProcessWatch] = []
     plan(workdir, subject.env, watch=watches)
     apply(workdir, subject.env, watch=watches)
     plan(workdir, subject.env, watch=watches)
     destroy(workdir, subject.env, watch=watches)
+    cpu = {
+        step: {
+            "command_cpu_seconds": watch.command_cpu_seconds,
+            "provider_cpu_seconds": watch.provider_cpu_seconds(),
+            "provider_processes": len(watch.peaks),
+        }
+        for step, watch in zip(LIFECYCLE_STEPS, watches, strict=True)
+    }
+    log(f"  {subject.key} CPU: " + ", ".join(
+        f"{step} {usage['command_cpu_seconds']:.2f}s (provider "
+        f"{usage['provider_cpu_seconds']:.2f}s)" for step, usage in cpu.items()))
     peaks = [peak for watch in watches for peak in watch.peaks.values()]
     per_process = [
         {"pid": peak.pid, "executable": peak.executable, "peak_rss_mib": peak.peak_rss_kib / 1024}
@@ -220,7 +245,7 @@ def peak_memory(root: Path, subject: Subject, count: int) -> dict[str, Any]:
     ]
     largest = max((peak.peak_rss_kib / 1024 for peak in peaks), default=None)
     log(f"  {subject.key} peak RSS: {largest} MiB over {len(per_process)} provider processes")
-    return {"largest_peak_rss_mib": largest, "processes": per_process}
+    return {"largest_peak_rss_mib": largest, "processes": per_process, "cpu": cpu}
 
 
 def latency_workload(
@@ -379,6 +404,11 @@ def run_all(options: Options, scratch: Path) -> dict[str, Any]:
         except ProbeFailed as error:
             options.notes.append(f"null startup probe failed: {error}")
         results["startup"] = startup
+        results["interpreter_floor"] = [
+            {"label": floor.label, "code": floor.code, "seconds": floor.seconds,
+             "peak_rss_mib": floor.peak_rss_mib}
+            for floor in interpreter_floor(sys.executable, options.startup_repeats)
+        ]
 
         log("==> lifecycle: plan, apply, no-op plan, destroy")
         lifecycles: dict[str, dict[str, Any]] = {}
@@ -389,9 +419,9 @@ def run_all(options: Options, scratch: Path) -> dict[str, Any]:
             }
         results["lifecycle"] = lifecycles
 
-        log("==> peak RSS per provider process (plan/apply/plan/destroy of 100)")
+        log("==> peak RSS and CPU per provider process (plan/apply/plan/destroy of 100)")
         results["memory"] = {
-            key: peak_memory(workdirs, subjects[key], 100) for key in ("ours", "null")
+            key: process_usage(workdirs, subjects[key], 100) for key in ("ours", "null")
         }
 
         log(f"==> latency: 100 tasks, {LATENCY_MS} ms per API call, -parallelism=10")
@@ -508,6 +538,38 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"| peak RSS per provider process | {ours_mib:.1f} MiB | {null_mib:.1f} MiB | — | "
         f"{ours_mib / null_mib:.1f}× |"
     )
+    lines.append("")
+    lines.append(
+        "Where the CPU goes, 100 resources (user + system seconds; the provider processes are "
+        "sampled from /proc, Terraform's own share is the rest of the command):"
+    )
+    lines.append("")
+    lines.append("| command | ours: all | ours: provider | ours: Terraform | "
+                 "null: all | null: provider | null: Terraform |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|")
+    for step, label in (("plan", "plan"), ("apply", "apply"), ("noop_plan", "no-op plan"),
+                        ("destroy", "destroy")):
+        cells: list[str] = []
+        for key in ("ours", "null"):
+            usage = memory[key].get("cpu", {}).get(step)
+            if usage is None or usage["command_cpu_seconds"] is None:
+                cells += ["—", "—", "—"]
+                continue
+            whole, provider = usage["command_cpu_seconds"], usage["provider_cpu_seconds"]
+            cells += [f"{whole:.2f}", f"{provider:.2f} ({usage['provider_processes']} proc.)",
+                      f"{whole - provider:.2f}"]
+        lines.append(f"| {label} × 100 | " + " | ".join(cells) + " |")
+    floors = results.get("interpreter_floor") or []
+    if floors:
+        lines.append("")
+        lines.append("The stack's own floor (this venv's CPython and grpcio, `python -I -c ...`, "
+                     "no provider code):")
+        lines.append("")
+        lines.append("| program | wall | peak RSS |")
+        lines.append("|---|---:|---:|")
+        for floor in floors:
+            lines.append(f"| {floor['label']} | {floor['seconds'] * 1000:.0f} ms | "
+                         f"{floor['peak_rss_mib']:.1f} MiB |")
     latency = results["latency"]
     lines.append("")
     lines.append(

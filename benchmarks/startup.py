@@ -260,3 +260,48 @@ def measure_startup(
         answer_bytes=len(answer),
         transport=transport,
     )
+
+
+@dataclass
+class InterpreterFloor:
+    label: str
+    code: str
+    seconds: float
+    peak_rss_mib: float
+
+
+# What every Python provider built on the brief's stack pays before any provider code runs.
+FLOOR_PROGRAMS = (
+    ("CPython start, nothing imported", "pass"),
+    ("CPython start + `import grpc`", "import grpc"),
+    ("CPython start + grpcio, protobuf, ssl, asyncio (the TLS front)",
+     "import grpc, google.protobuf.message, ssl, asyncio"),
+)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the (larger) parent.
+_REPORT_PEAK_RSS = (
+    "\nimport sys\nsys.stdout.write([line.split()[1] for line in open('/proc/self/status')"
+    " if line.startswith('VmHWM:')][0])"
+)
+
+
+def interpreter_floor(python: str, repeats: int) -> list[InterpreterFloor]:
+    """Median wall time and peak RSS of `python -I -c <program>` for each floor program.
+
+    The PyInstaller bundle runs the same CPython and the same grpcio, so these are lower bounds
+    for the provider's own start-up and memory on this machine.
+    """
+    floors: list[InterpreterFloor] = []
+    for label, code in FLOOR_PROGRAMS:
+        timings: list[float] = []
+        peaks: list[float] = []
+        for _ in range(repeats + 1):  # the first run only warms the page cache
+            started = time.perf_counter()
+            completed = subprocess.run(
+                [python, "-I", "-c", code + _REPORT_PEAK_RSS],
+                capture_output=True, text=True, check=True,
+            )
+            timings.append(time.perf_counter() - started)
+            peaks.append(int(completed.stdout.strip()) / 1024)
+        timings, peaks = timings[1:], peaks[1:]
+        floors.append(InterpreterFloor(label, code, sorted(timings)[len(timings) // 2], max(peaks)))
+    return floors
