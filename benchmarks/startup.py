@@ -14,6 +14,7 @@ import os
 import select
 import socket
 import ssl
+import statistics
 import struct
 import subprocess
 import tempfile
@@ -288,20 +289,24 @@ def interpreter_floor(python: str, repeats: int) -> list[InterpreterFloor]:
     """Median wall time and peak RSS of `python -I -c <program>` for each floor program.
 
     The PyInstaller bundle runs the same CPython and the same grpcio, so these are lower bounds
-    for the provider's own start-up and memory on this machine.
+    for the provider's own start-up and memory on this machine. The programs take turns in every
+    round, so a slow spell of this shared machine hits all of them alike.
     """
-    floors: list[InterpreterFloor] = []
-    for label, code in FLOOR_PROGRAMS:
-        timings: list[float] = []
-        peaks: list[float] = []
-        for _ in range(repeats + 1):  # the first run only warms the page cache
+    timings: dict[str, list[float]] = {code: [] for _, code in FLOOR_PROGRAMS}
+    peaks: dict[str, list[float]] = {code: [] for _, code in FLOOR_PROGRAMS}
+    for round_number in range(repeats + 1):
+        for _, code in FLOOR_PROGRAMS:
             started = time.perf_counter()
             completed = subprocess.run(
                 [python, "-I", "-c", code + _REPORT_PEAK_RSS],
                 capture_output=True, text=True, check=True,
             )
-            timings.append(time.perf_counter() - started)
-            peaks.append(int(completed.stdout.strip()) / 1024)
-        timings, peaks = timings[1:], peaks[1:]
-        floors.append(InterpreterFloor(label, code, sorted(timings)[len(timings) // 2], max(peaks)))
-    return floors
+            elapsed = time.perf_counter() - started
+            if round_number == 0:
+                continue  # the first round only warms the page cache
+            timings[code].append(elapsed)
+            peaks[code].append(int(completed.stdout.strip()) / 1024)
+    return [
+        InterpreterFloor(label, code, statistics.median(timings[code]), max(peaks[code]))
+        for label, code in FLOOR_PROGRAMS
+    ]
