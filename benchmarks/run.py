@@ -578,7 +578,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     if floors:
         lines.append("")
         lines.append("The stack's own floor (this venv's CPython and grpcio, `python -I -c ...`, "
-                     "no provider code):")
+                     "no provider code; fastest run):")
         lines.append("")
         lines.append("| program | wall | peak RSS |")
         lines.append("|---|---:|---:|")
