@@ -433,7 +433,7 @@ def run_all(options: Options, scratch: Path) -> dict[str, Any]:
         results["lifecycle"] = lifecycles
 
         log("==> peak RSS and CPU per provider process (plan/apply/plan/destroy of 100)")
-        results["memory"] = {
+        results["process_usage"] = {
             key: process_usage(workdirs, subjects[key], 100) for key in ("ours", "null")
         }
 
@@ -487,7 +487,8 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 results["startup"]["ours_mtls"]["first_answer_seconds"] * 1000,
                 TARGET_FIRST_RPC_SECONDS * 1000, "ms"),
         _target("peak RSS per provider process",
-                results["memory"]["ours"]["largest_peak_rss_mib"], TARGET_PEAK_RSS_MIB, "MiB"),
+                results["process_usage"]["ours"]["largest_peak_rss_mib"],
+                TARGET_PEAK_RSS_MIB, "MiB"),
         _target("latency workload vs ideal",
                 latency["apply_seconds"] / latency["ideal_seconds"], TARGET_LATENCY_RATIO, "x"),
     ]
@@ -547,8 +548,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"| exec → first RPC answer (plaintext) | {plain['first_answer_seconds'] * 1000:.0f} ms "
         "| — | — | — |"
     )
-    memory = results["memory"]
-    ours_mib, null_mib = (memory[k]["largest_peak_rss_mib"] for k in ("ours", "null"))
+    usage_by_subject = results["process_usage"]
+    ours_mib, null_mib = (usage_by_subject[k]["largest_peak_rss_mib"] for k in ("ours", "null"))
     lines.append(
         f"| peak RSS per provider process | {ours_mib:.1f} MiB | {null_mib:.1f} MiB | — | "
         f"{ours_mib / null_mib:.1f}× |"
@@ -566,7 +567,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                         ("destroy", "destroy")):
         cells: list[str] = []
         for key in ("ours", "null"):
-            usage = memory[key].get("cpu", {}).get(step)
+            usage = usage_by_subject[key].get("cpu", {}).get(step)
             if usage is None or usage["command_cpu_seconds"] is None:
                 cells += ["—", "—", "—"]
                 continue

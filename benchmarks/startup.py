@@ -270,7 +270,7 @@ class InterpreterFloor:
     peak_rss_mib: float
 
 
-# What every Python provider built on the brief's stack pays before any provider code runs.
+# What any provider built on this stack (CPython + grpcio) pays before its own code runs.
 FLOOR_PROGRAMS = (
     ("CPython start, nothing imported", "pass"),
     ("CPython start + `import grpc`", "import grpc"),
