@@ -1,10 +1,11 @@
 """HTTP client for the Pulumi Cloud agent-task API.
 
 One :class:`CloudClient` is shared by every operation Terraform runs in parallel, so it keeps a
-single pooled, thread-safe ``httpx.Client`` and no per-request mutable state. Each request runs
-on a short-lived daemon thread while the calling thread waits for either its outcome or
-:meth:`CloudClient.stop`; that is what lets StopProvider return promptly even when a socket is
-blocked in a read, which closing the pool alone does not interrupt on Linux.
+single pooled, thread-safe ``httpx.Client`` and no per-request mutable state. Each request other
+than a create runs on a short-lived daemon thread while the calling thread waits for either its
+outcome or :meth:`CloudClient.stop`; that is what lets StopProvider return promptly even when a
+socket is blocked in a read, which closing the pool alone does not interrupt on Linux. A create
+is never abandoned (a task could be lost), so it is sent on the calling thread.
 """
 
 from __future__ import annotations
@@ -416,10 +417,25 @@ class CloudClient:
         request = self._http.build_request(
             method, self._settings.base_url + path, content=content, params=params
         )
+        try:
+            if kind is RequestKind.CREATE:
+                # A create on the wire is never abandoned, even by stop() (see stop()), so it
+                # needs no thread of its own.
+                return self._http.send(request)
+            return self._send_abandonable(request)
+        except RuntimeError:
+            # httpx refuses to send on a client closed by stop() or close().
+            if self._stop.is_set():
+                raise _Stopped(sent=False) from None
+            if self._closed:
+                raise CloudError("The Pulumi Cloud client has been closed.") from None
+            raise
+
+    def _send_abandonable(self, request: httpx.Request) -> httpx.Response:
+        """Send on a helper thread, so that stop() releases the waiting caller at once; the
+        request itself ends on its own (its timeouts bound it)."""
         outcome: Future[httpx.Response] = Future()
-        # A create on the wire is never abandoned, even by stop(): see stop().
-        abandonable = kind is not RequestKind.CREATE
-        if abandonable and not self._stop.track(outcome):
+        if not self._stop.track(outcome):
             raise _Stopped(sent=False)
 
         def exchange() -> None:
@@ -433,16 +449,8 @@ class CloudClient:
         threading.Thread(target=exchange, name="pulumi-cloud-request", daemon=True).start()
         try:
             return outcome.result()
-        except RuntimeError:
-            # httpx refuses to send on a client closed by stop() or close().
-            if self._stop.is_set():
-                raise _Stopped(sent=False) from None
-            if self._closed:
-                raise CloudError("The Pulumi Cloud client has been closed.") from None
-            raise
         finally:
-            if abandonable:
-                self._stop.untrack(outcome)
+            self._stop.untrack(outcome)
 
     def _pause(
         self,
