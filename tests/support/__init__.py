@@ -1,0 +1,1 @@
+"""Helpers for the tests (servers, processes, certificates, terraform); no tests live here."""
