@@ -11,7 +11,7 @@ from typing import Any
 
 from terraform_provider_pulumiservice._proto import tfplugin6_pb2 as pb
 from terraform_provider_pulumiservice.cty import Unknown
-from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
+from terraform_provider_pulumiservice.framework.diagnostics import Diagnostic, Diagnostics
 from terraform_provider_pulumiservice.framework.path import AttributePath
 from terraform_provider_pulumiservice.framework.schema import Attribute, Nesting, Schema
 from terraform_provider_pulumiservice.protocol.convert import (
@@ -53,12 +53,29 @@ def _validate_members(
             continue
         if nested.nesting is Nesting.SINGLE:
             if isinstance(value, dict):
-                _validate_members(nested.attributes, value, path, diagnostics)
+                _validate_element(nested.attributes, value, path, diagnostics)
             continue
         if isinstance(value, list):
             for index, element in enumerate(value):
                 if isinstance(element, dict):
-                    _validate_members(nested.attributes, element, path.index(index), diagnostics)
+                    _validate_element(nested.attributes, element, path.index(index), diagnostics)
+
+
+def _validate_element(
+    attributes: Mapping[str, Attribute],
+    element: Mapping[str, Any],
+    element_path: AttributePath,
+    diagnostics: Diagnostics,
+) -> None:
+    """The members of one nested object. Their diagnostics name the member in the text and
+    point at the object: Terraform finds the source line of a list element or an attribute,
+    not of a member inside an object expression."""
+    found = Diagnostics()
+    _validate_members(attributes, element, element_path, found)
+    diagnostics.extend(
+        Diagnostic(d.severity, d.summary, d.detail, element_path if d.path else None)
+        for d in found
+    )
 
 
 def _validate_config(

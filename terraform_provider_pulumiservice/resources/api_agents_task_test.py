@@ -159,9 +159,10 @@ def test_integration_entries_are_checked_per_element() -> None:
         enabled_integrations=["datadog", ""],
     )
     assert sorted(str(d.path) for d in diagnostics) == [
-        "cli_integrations[1].catalog_id",
+        "cli_integrations[1]",
         "enabled_integrations[1]",
     ]
+    assert "`cli_integrations[1].catalog_id` must not be empty" in diagnostics[0].detail
 
 
 def test_context_entities_need_the_members_of_their_type() -> None:
