@@ -491,8 +491,8 @@ def test_respond_conflicts_while_running_and_restarts_an_idle_task(
     assert after["status"] == "running" and after["runtimePhase"] == "running"
     assert after["tokensUsed"] > before["tokensUsed"]
     events = api.get(f"{TASKS}/{task_id}/events").json()["events"]
-    assert [e["type"] for e in events] == ["userInput", "agentResponse"] * 2
-    assert events[2]["eventBody"]["content"] == "Also check staging"
+    assert events[-1]["type"] == "userInput"
+    assert events[-1]["eventBody"]["content"] == "Also check staging"
 
 
 def test_respond_applies_entity_changes(api: httpx.Client, clock: FakeClock) -> None:
@@ -537,8 +537,9 @@ def test_user_cancel_event_on_an_idle_task_keeps_it_idle(
 def test_respond_rejects_invalid_events(api: httpx.Client, clock: FakeClock, body: Any) -> None:
     task_id = create(api)
     clock.advance(3)
+    before = api.get(f"{TASKS}/{task_id}/events").json()["events"]
     assert_error(api.post(f"{TASKS}/{task_id}", json=body), 400)
-    assert len(api.get(f"{TASKS}/{task_id}/events").json()["events"]) == 2
+    assert api.get(f"{TASKS}/{task_id}/events").json()["events"] == before
 
 
 def test_force_cancel_stops_a_running_task(api: httpx.Client, clock: FakeClock) -> None:
@@ -593,7 +594,7 @@ def _events_all(api: httpx.Client, task_id: str, page_size: int) -> list[dict[st
 
 
 def test_events_hold_the_conversation_and_paginate(api: httpx.Client, clock: FakeClock) -> None:
-    task_id = create(api, **prompt("first"))
+    task_id = create(api, **prompt("first"), approvalMode="auto")
     for text in ("second", "third"):
         clock.advance(3)
         assert (
@@ -602,12 +603,15 @@ def test_events_hold_the_conversation_and_paginate(api: httpx.Client, clock: Fak
             ).status_code
             == 202
         )
+    clock.advance(3)
     everything = _events_all(api, task_id, 100)
-    assert len(everything) == 6
+    # The first run has 7 events (see test_emulator_agent.py), each follow-up a question + answer.
+    assert len(everything) == 7 + 2 + 2
     user_inputs = [e["eventBody"]["content"] for e in everything if e["type"] == "userInput"]
     assert user_inputs == ["first", "second", "third"]
-    assert all(e["eventBody"]["type"] == "assistant_message" for e in everything[1::2])
-    assert len({e["id"] for e in everything}) == 6
+    finals = [e["eventBody"]["content"] for e in everything if e["eventBody"].get("is_final")]
+    assert len(finals) == 3 and all(text in finals[i] for i, text in enumerate(user_inputs))
+    assert len({e["id"] for e in everything}) == len(everything)
     assert _events_all(api, task_id, 1) == everything
     assert _events_all(api, task_id, 4) == everything
 
@@ -649,7 +653,7 @@ def test_event_stream_of_a_running_task_is_bounded(api: httpx.Client) -> None:
     response = api.get(f"{TASKS}/{task_id}/events/stream")
     elapsed = time.monotonic() - started
     assert 1.4 <= elapsed < 5
-    assert len(_read_sse(response)) == 2
+    assert [e["eventBody"]["type"] for e in _read_sse(response)] == ["user_message"]
 
 
 def test_event_stream_delivers_new_events_until_the_task_stops(api: httpx.Client) -> None:
@@ -665,11 +669,7 @@ def test_event_stream_delivers_new_events_until_the_task_stops(api: httpx.Client
     time.sleep(0.15)
     assert api.post(f"{TASKS}/{task_id}/cancel", json={"force": True}).status_code == 204
     listener.join(5)
-    assert [e["eventBody"]["type"] for e in result["events"]] == [
-        "user_message",
-        "assistant_message",
-        "cancelled",
-    ]
+    assert [e["eventBody"]["type"] for e in result["events"]] == ["user_message", "cancelled"]
 
 
 # --- listing --------------------------------------------------------------------------------------
