@@ -131,13 +131,6 @@ class TaskRecord:
         run = self.fields.get(RUN_KEY)
         return run if isinstance(run, dict) else None
 
-    def step_seconds(self, idle_after: float) -> float:
-        run = self.run()
-        if run is None or not run["steps"]:
-            return idle_after
-        pace = run.get("pace")
-        return float(pace) if pace is not None else idle_after / len(run["steps"])
-
     def run_length(self, idle_after: float) -> float:
         """How long the current run lasts: until its last step is due."""
         run = self.run()
@@ -341,10 +334,12 @@ class TaskStore:
         run = record.run()
         if run is None or run["next"] >= len(run["steps"]):
             return False
-        step_seconds = record.step_seconds(self.idle_after)
+        length, count = record.run_length(self.idle_after), len(run["steps"])
         changed = False
-        while run["next"] < len(run["steps"]):
-            due = float(run["start"]) + (run["next"] + 1) * step_seconds
+        while run["next"] < count:
+            step = run["next"] + 1
+            # The last step is due exactly when the task turns idle (no rounding in between).
+            due = float(run["start"]) + (length if step == count else length * step / count)
             if due > now:
                 break
             for body in run["steps"][run["next"]]:
@@ -353,7 +348,7 @@ class TaskStore:
                 self._append_event(record, self._backend_event(stamped, synthetic=False), due)
             run["next"] += 1
             changed = True
-        if run["next"] == len(run["steps"]) and run.get("approval") is not None:
+        if run["next"] == count and run.get("approval") is not None:
             run["awaiting"], run["approval"] = run["approval"], None
         return changed
 

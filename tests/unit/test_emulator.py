@@ -7,7 +7,6 @@ against the OpenAPI extract's response schema.
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
@@ -23,72 +22,20 @@ import jsonschema  # type: ignore[import-untyped]  # no stubs in the dev deps
 import pytest
 
 from terraform_provider_pulumiservice.emulator.server import EmulatorServer
+from tests.support.emulator import (
+    TASK_PROPERTIES,
+    TOKEN,
+    FakeClock,
+    assert_matches_schema,
+    client_for,
+)
 
-OPENAPI_PATH = Path(__file__).resolve().parents[1] / "data" / "pulumi-cloud-agents-openapi.json"
-TOKEN = "emulator-token"
 TASKS = "/api/preview/agents/acme/tasks"
-SCHEMA_PREFIX = "#/components/schemas/"
-
-
-# --- OpenAPI response validation ------------------------------------------------------------------
-
-
-def _json_schema_components(openapi: dict[str, Any]) -> dict[str, Any]:
-    """OpenAPI 3.0 component schemas as JSON Schema, with discriminators made enforceable.
-
-    A schema with a discriminator gets a `__base` copy without it; mapping targets (which extend
-    the schema through allOf) are pointed at the base, and the schema itself gains one if/then per
-    mapping entry, so an event of type X must also satisfy X's schema.
-    """
-    schemas: dict[str, Any] = copy.deepcopy(openapi["components"]["schemas"])
-    for name, schema in list(schemas.items()):
-        discriminator = schema.pop("discriminator", None)
-        if discriminator is None:
-            continue
-        base_ref = f"{SCHEMA_PREFIX}{name}__base"
-        schemas[f"{name}__base"] = copy.deepcopy(schema)
-        prop = discriminator["propertyName"]
-        branches = []
-        for value, target_ref in discriminator["mapping"].items():
-            target = schemas[target_ref.removeprefix(SCHEMA_PREFIX)]
-            for part in target.get("allOf", []):
-                if part.get("$ref") == f"{SCHEMA_PREFIX}{name}":
-                    part["$ref"] = base_ref
-            branches.append(
-                {
-                    "if": {"properties": {prop: {"const": value}}, "required": [prop]},
-                    "then": {"$ref": target_ref},
-                }
-            )
-        known = sorted(discriminator["mapping"])
-        schema["allOf"] = [*branches, {"properties": {prop: {"enum": known}}}]
-    return schemas
-
-
-def _date_time(value: object) -> bool:
-    if not isinstance(value, str) or not value.endswith("Z"):
-        return False
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-_FORMATS = jsonschema.FormatChecker(formats=())
-_FORMATS.checks("date-time")(_date_time)
-_COMPONENTS = _json_schema_components(json.loads(OPENAPI_PATH.read_text()))
-_TASK_PROPERTIES = set(_COMPONENTS["AgentTask"]["properties"])
-
-
-def assert_matches_schema(instance: Any, schema_name: str) -> None:
-    schema = {"$ref": f"{SCHEMA_PREFIX}{schema_name}", "components": {"schemas": _COMPONENTS}}
-    jsonschema.Draft202012Validator(schema, format_checker=_FORMATS).validate(instance)
 
 
 def assert_valid_task(task: dict[str, Any]) -> None:
     assert_matches_schema(task, "AgentTask")
-    assert set(task) <= _TASK_PROPERTIES, set(task) - _TASK_PROPERTIES
+    assert set(task) <= TASK_PROPERTIES, set(task) - TASK_PROPERTIES
     assert None not in task.values(), "optional properties without a value must be omitted"
 
 
@@ -108,20 +55,6 @@ def test_schema_helper_rejects_what_the_spec_rejects() -> None:
 # --- fixtures -------------------------------------------------------------------------------------
 
 
-class FakeClock:
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
-
 @pytest.fixture()
 def clock() -> FakeClock:
     return FakeClock()
@@ -135,12 +68,6 @@ def server(clock: FakeClock) -> Iterator[EmulatorServer]:
         yield srv
     finally:
         srv.stop()
-
-
-def client_for(url: str, token: str = TOKEN, **options: Any) -> httpx.Client:
-    """An httpx client for the emulator (plain HTTP, so no TLS context to build)."""
-    headers = {"Authorization": f"token {token}"}
-    return httpx.Client(base_url=url, headers=headers, timeout=10, verify=False, **options)
 
 
 @pytest.fixture()
