@@ -77,9 +77,7 @@ def _token_usage(input_tokens: int) -> dict[str, Any]:
     return {MODEL_NAME: {"input_tokens": input_tokens, "output_tokens": REPLY_OUTPUT_TOKENS}}
 
 
-def _assistant(
-    content: str, is_final: bool, input_tokens: int, **extra: Any
-) -> dict[str, Any]:
+def _assistant(content: str, is_final: bool, input_tokens: int, **extra: Any) -> dict[str, Any]:
     return {
         "type": "assistant_message",
         "content": content,

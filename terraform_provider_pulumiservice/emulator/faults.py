@@ -59,11 +59,7 @@ class FaultRule:
         if not isinstance(delay_ms, int) or isinstance(delay_ms, bool) or delay_ms < 0:
             raise ValueError("delay_ms must be a non-negative integer")
         after_events = raw.get("after_events", 0)
-        if (
-            not isinstance(after_events, int)
-            or isinstance(after_events, bool)
-            or after_events < 0
-        ):
+        if not isinstance(after_events, int) or isinstance(after_events, bool) or after_events < 0:
             raise ValueError("after_events must be a non-negative integer")
         times = raw.get("times")
         if times is not None and (
