@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -473,3 +474,32 @@ def test_bad_agent_settings_are_rejected_whole(
     with pytest.raises(ValueError):
         server.configure(settings)
     assert server.config_snapshot() == before
+
+
+def test_a_run_goes_on_after_the_emulator_restarts_on_the_same_database(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    db = str(tmp_path / "tasks.sqlite")
+    with EmulatorServer(db_path=db, clock=clock) as first, client_for(first.url) as client:
+        task_id = create(client, "survive a restart", approvalMode="auto")
+        clock.advance(0.7)
+        assert len(events(client, task_id)) == 3
+    clock.advance(2)
+    with EmulatorServer(db_path=db, clock=clock) as second, client_for(second.url) as client:
+        run = events(client, task_id)
+        assert kinds(run) == SUCCESS_TYPES and status(client, task_id) == "idle"
+        assert '"survive a restart"' in run[-1]["eventBody"]["content"]
+
+
+def test_a_pace_marker_also_paces_the_tasks_later_turns(
+    api: httpx.Client, clock: FakeClock
+) -> None:
+    task_id = create(api, "slowly [emulator: pace=5]", approvalMode="auto")
+    clock.advance(30)
+    assert status(api, task_id) == "idle"
+    assert respond(api, task_id, {"type": "user_message", "content": "more"}).status_code == 202
+    clock.advance(4.9)
+    assert status(api, task_id) == "running"
+    clock.advance(0.1)
+    assert status(api, task_id) == "idle"
+    assert '"more"' in events(api, task_id)[-1]["eventBody"]["content"]
