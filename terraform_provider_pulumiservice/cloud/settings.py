@@ -218,9 +218,9 @@ def check_api_url(url: str, source: str) -> str:
             "credential, set in `access_token` or PULUMI_ACCESS_TOKEN",
         )
     if parts.query or text.endswith("?"):
-        raise _invalid(shown, source, "it must not contain a query (`?...`)")
+        raise _invalid(shown, source, "it must not contain a query (a `?` part)")
     if parts.fragment or "#" in text:
-        raise _invalid(shown, source, "it must not contain a fragment (`#...`)")
+        raise _invalid(shown, source, "it must not contain a fragment (a `#` part)")
     host = parts.hostname or ""
     if not host or not _valid_host(host, parts.netloc):
         raise _invalid(shown, source, "it has no valid host name")
