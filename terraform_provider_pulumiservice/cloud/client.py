@@ -215,7 +215,7 @@ class CloudClient:
         deadline: float,
         after_event_id: str | None = None,
         idle_timeout: float = 60.0,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         """Yield each event of a task (AgentConsoleEvent objects) exactly once, in order, as the
         task produces them, until the task stops running.
 
@@ -249,6 +249,9 @@ class CloudClient:
             if status == "ended":
                 failures = 0
                 if self._task_status(watch) != "running":
+                    # A connection cut exactly between two frames looks like a clean end:
+                    # one listing makes sure nothing was missed.
+                    yield from self._missed_events(watch)
                     return
                 self._wait(watch, 0.5)
                 continue
@@ -472,6 +475,9 @@ class CloudClient:
             except ValueError as exc:  # an endless line
                 watch.last_problem = str(exc)
                 return "dropped"
+            if parser.has_partial_event:
+                watch.last_problem = "the stream ended in the middle of an event"
+                return "dropped-after-events" if delivered else "dropped"
             return "ended"
         finally:
             response.close()
@@ -504,20 +510,24 @@ class CloudClient:
             self._check_watch(watch)
             status = self._task_status(watch)
             new = 0
-            events = self._paginate(
-                _task_path(watch.org, watch.task_id) + "/events",
-                {"pageSize": "100"},
-                "events",
-                f"list the events of task {watch.org}/{watch.task_id}",
-                until=watch.deadline,
-            )
-            for event in events:
-                if watch.fresh(event):
-                    new += 1
-                    yield event
+            for event in self._missed_events(watch):
+                new += 1
+                yield event
             if status != "running" and new == 0:
                 return
             self._wait(watch, POLL_INTERVAL)
+
+    def _missed_events(self, watch: _Watch) -> Iterator[dict[str, Any]]:
+        events = self._paginate(
+            _task_path(watch.org, watch.task_id) + "/events",
+            {"pageSize": "100"},
+            "events",
+            f"list the events of task {watch.org}/{watch.task_id}",
+            until=watch.deadline,
+        )
+        for event in events:
+            if watch.fresh(event):
+                yield event
 
     def _task_status(self, watch: _Watch) -> str | None:
         budget = self._transport.budget(until=watch.deadline)

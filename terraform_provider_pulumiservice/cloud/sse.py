@@ -41,6 +41,12 @@ class SseParser:
         self._event = ""
         self._own_id = False
 
+    @property
+    def has_partial_event(self) -> bool:
+        """True when the bytes so far end inside an event (a line or data not yet dispatched):
+        a stream ending here was cut off."""
+        return bool(self._pending.strip(b"\xef\xbb\xbf")) or bool(self._data)
+
     def feed(self, chunk: bytes) -> list[SseEvent]:
         events: list[SseEvent] = []
         if not chunk:

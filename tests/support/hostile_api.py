@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import threading
 import time
@@ -93,7 +94,11 @@ class Wire:
 
     def _peer_gone(self) -> bool:
         try:
-            data = self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            # A socket with a timeout polls before recv() whatever the flags, so ask first.
+            readable, _, _ = select.select([self._sock], [], [], 0)
+            if not readable:
+                return False
+            data = self._sock.recv(1, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
             return False
         except OSError:
@@ -183,9 +188,7 @@ class HostileApi:
 
     def requests_to(self, method: str, path_suffix: str = "") -> list[Exchange]:
         with self._lock:
-            return [
-                r for r in self.requests if r.method == method and r.path.endswith(path_suffix)
-            ]
+            return [r for r in self.requests if r.method == method and r.path.endswith(path_suffix)]
 
     def _accept(self) -> None:
         while not self._stopping.is_set():
@@ -224,9 +227,7 @@ class HostileApi:
                 wire.close()
 
 
-def _read_request(
-    conn: socket.socket, buffer: bytes, number: int
-) -> tuple[Exchange | None, bytes]:
+def _read_request(conn: socket.socket, buffer: bytes, number: int) -> tuple[Exchange | None, bytes]:
     while b"\r\n\r\n" not in buffer:
         chunk = conn.recv(65536)
         if not chunk:

@@ -224,7 +224,7 @@ def test_server_error_on_get_is_retried_then_succeeds() -> None:
 def test_transport_failures_on_patch_are_retried(failure: Exception) -> None:
     recorder = Recorder(failure, httpx.Response(200, json={"id": "t1", "name": "new"}))
     task = make_client(recorder).update_task("acme", "t1", {"name": "new"})
-    assert task["name"] == "new"
+    assert task is not None and task["name"] == "new"
     assert len(recorder.requests) == 2
 
 
