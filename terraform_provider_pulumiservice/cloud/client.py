@@ -343,50 +343,43 @@ class CloudClient:
         items: list[dict[str, Any]] = []
         seen_tokens: set[str] = set()
         for page_number in range(1, limit + 1):
+            page_operation = f"{operation} (page {page_number})"
             try:
-                page = self._object(
+                reply = self._transport.send(
                     "GET",
                     path,
-                    f"{operation} (page {page_number})",
+                    RequestKind.IDEMPOTENT,
+                    operation=page_operation,
                     budget=budget,
                     params=dict(params),
                 )
             except DeadlineExceededError as error:
                 if budget.caller_deadline:
                     raise
-                raise PaginationLimitError(
+                text = (
                     f"Stopped trying to {operation} after {page_number - 1} pages and "
                     f"{len(items)} items: the listing did not finish within the operation "
                     f"timeout of {format_duration(budget.seconds)} (the provider's "
-                    f"`operation_timeout`). {error}"
-                ) from None
+                    f"`operation_timeout`) at {self._settings.base_url} "
+                    f"({self._settings.url_source})"
+                )
+                if error.last_failure:
+                    text += f"; the last request failed with {error.last_failure.rstrip('.')}"
+                raise PaginationLimitError(text + ".") from None
+            page = self._decode_object(reply, page_operation)
             reply_items = page.get(key)
             if reply_items is None:
                 reply_items = []
             if not isinstance(reply_items, list) or not all(
                 isinstance(item, dict) for item in reply_items
             ):
-                raise InvalidResponseError(
-                    operation=operation,
-                    method="GET",
-                    url=str(self._transport.url(path)),
-                    status=200,
-                    request_id=None,
-                    problem=f"`{key}` is not a list of objects",
-                )
+                raise _invalid(reply, page_operation, f"`{key}` is not a list of objects")
             items.extend(reply_items)
             token = page.get("continuationToken")
             if not token:
                 return items
             if not isinstance(token, str):
-                raise InvalidResponseError(
-                    operation=operation,
-                    method="GET",
-                    url=str(self._transport.url(path)),
-                    status=200,
-                    request_id=None,
-                    problem="`continuationToken` is not a string",
-                )
+                raise _invalid(reply, page_operation, "`continuationToken` is not a string")
             if token in seen_tokens:
                 raise PaginationLimitError(
                     f"Pulumi Cloud returned the same continuation token twice while trying to "
