@@ -54,7 +54,8 @@ def servicer() -> Iterator[ProviderServicer]:
     )
     server.start()
     provider = ProviderServicer()
-    config = encode_msgpack({"access_token": TOKEN, "api_url": server.url},
+    config = encode_msgpack({"access_token": TOKEN, "api_url": server.url,
+                             "request_timeout": None, "operation_timeout": None},
                             PROVIDER_SCHEMA.cty_type)
     response = provider.ConfigureProvider(
         pb.ConfigureProvider.Request(config=pb.DynamicValue(msgpack=config)), None)

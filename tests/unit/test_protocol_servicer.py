@@ -16,6 +16,7 @@ from terraform_provider_pulumiservice.cty import (
     type_from_json_bytes,
 )
 from terraform_provider_pulumiservice.protocol.servicer import ProviderServicer
+from terraform_provider_pulumiservice.provider import PROVIDER_SCHEMA
 from terraform_provider_pulumiservice.resources.api_agents_task import SCHEMA
 
 TASK_TYPE = SCHEMA.cty_type
@@ -152,12 +153,11 @@ def test_configure_without_token_names_both_ways(
     servicer: ProviderServicer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("PULUMI_ACCESS_TOKEN", raising=False)
-    provider_type = type_from_json_bytes(b'["object",{"access_token":"string","api_url":"string"}]')
+    provider_type = PROVIDER_SCHEMA.cty_type
+    unset = dict.fromkeys(PROVIDER_SCHEMA.attributes)
     response = servicer.ConfigureProvider(
         pb.ConfigureProvider.Request(
-            config=pb.DynamicValue(
-                msgpack=encode_msgpack({"access_token": None, "api_url": None}, provider_type)
-            )
+            config=pb.DynamicValue(msgpack=encode_msgpack(unset, provider_type))
         ),
         None,
     )
