@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from terraform_provider_pulumiservice.cty import STRING, Unknown
 from terraform_provider_pulumiservice.data_sources.api_agents_task import AgentsTaskDataSource
+from terraform_provider_pulumiservice.data_sources.api_agents_task_events import (
+    AgentsTaskEventsDataSource,
+)
 from terraform_provider_pulumiservice.data_sources.api_agents_tasks import AgentsTasksDataSource
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
 from terraform_provider_pulumiservice.framework.path import AttributePath
@@ -98,7 +101,8 @@ PROVIDER_SCHEMA = Schema(
 
 RESOURCES: dict[str, Resource] = {r.type_name: r for r in (AgentsTaskResource(),)}
 DATA_SOURCES: dict[str, DataSource] = {
-    d.type_name: d for d in (AgentsTaskDataSource(), AgentsTasksDataSource())
+    d.type_name: d
+    for d in (AgentsTaskDataSource(), AgentsTasksDataSource(), AgentsTaskEventsDataSource())
 }
 
 

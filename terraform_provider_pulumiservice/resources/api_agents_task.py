@@ -59,7 +59,11 @@ from terraform_provider_pulumiservice.framework.schema import (
     Schema,
     nested_attribute,
 )
-from terraform_provider_pulumiservice.framework.validators import Duration, Validator, parse_duration
+from terraform_provider_pulumiservice.framework.validators import (
+    Duration,
+    Validator,
+    parse_duration,
+)
 
 if TYPE_CHECKING:
     from terraform_provider_pulumiservice.cloud.client import CloudClient
@@ -490,9 +494,7 @@ def _create_timeout_seconds(planned: State) -> float:
     return parse_duration(_create_timeout_text(planned)) or 1800.0
 
 
-def _report_run_end(
-    end: RunEnd, task_id: str, name: object, diagnostics: Diagnostics
-) -> None:
+def _report_run_end(end: RunEnd, task_id: str, name: object, diagnostics: Diagnostics) -> None:
     """An error for every ending but success: the pipeline that waits must see it fail."""
     label = f"task {task_id}" + (f" ({name})" if isinstance(name, str) else "")
     if end.kind is RunEndKind.SUCCEEDED:

@@ -57,8 +57,10 @@ def test_schema_lists_every_attribute_with_flags(servicer: ProviderServicer) -> 
         "source",
         "task_id",
         "tool_execution_mode",
+        "wait_for_completion",
     }
     outputs = {
+        "final_message",
         "id",
         "created_at",
         "created_by",
@@ -94,6 +96,7 @@ def test_schema_lists_every_attribute_with_flags(servicer: ProviderServicer) -> 
     assert set(response.data_source_schemas) == {
         "pulumiservice_api_agents_task",
         "pulumiservice_api_agents_tasks",
+        "pulumiservice_api_agents_task_events",
     }
     for attribute in task.values():
         if not attribute.HasField("nested_type"):
@@ -168,7 +171,7 @@ def test_configure_without_token_names_both_ways(
 def test_upgrade_state_turns_version_0_json_state_into_typed_values(
     servicer: ProviderServicer,
 ) -> None:
-    state = {name: None for name in SCHEMA.attributes}
+    state: dict[str, Any] = {name: None for name in SCHEMA.attributes}
     state.update(
         {
             "id": "acme/t1",
