@@ -117,8 +117,33 @@ class FakeCloud:
         self._fail("list_events")
         return list(self.events.get(task_id, []))
 
+    def watch_events(
+        self,
+        org: str,
+        task_id: str,
+        *,
+        deadline: float,
+        after_event_id: str | None = None,
+        idle_timeout: float = 60.0,
+    ) -> Iterator[dict[str, Any]]:
+        """The stored events after `after_event_id`; the task is idle once they are out."""
+        self.calls.append(("watch", org, task_id))
+        self._fail("watch")
+        events = self.events.get(task_id, [])
+        ids = [event.get("id") for event in events]
+        start = ids.index(after_event_id) + 1 if after_event_id in ids else 0
+        yield from events[start:]
+        if task_id in self.tasks:
+            self.tasks[task_id]["status"] = "idle"
+
     def call_names(self) -> list[str]:
         return [name for name, _, _ in self.calls]
+
+
+def agent_event(event_id: str, body_type: str, **body: Any) -> dict[str, Any]:
+    """An AgentConsoleEvent as the API sends it."""
+    console_type = "userInput" if body_type.startswith("user_") else "agentResponse"
+    return {"id": event_id, "type": console_type, "eventBody": {"type": body_type, **body}}
 
 
 def transport_failure(text: str = "connection refused") -> CloudError:
