@@ -47,7 +47,15 @@ from .settings import (
     resolve_settings,
 )
 from .sse import SseParser
-from .transport import PULUMI_ACCEPT, REQUEST_ID_HEADER, Budget, Reply, Transport, Unconfirmed
+from .transport import (
+    PULUMI_ACCEPT,
+    REQUEST_ID_HEADER,
+    Budget,
+    Reply,
+    Transport,
+    Unconfirmed,
+    request_deadline,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -426,8 +434,11 @@ class CloudClient:
                 )
                 return "unsupported"
             if not 200 <= status < 300:
-                response.read()
-                body = response.content
+                try:
+                    with request_deadline(connect_by):
+                        body = response.read()[:4096]
+                except httpx.HTTPError:
+                    body = b""
                 reply = Reply(
                     "GET", str(url), status, response.headers, body, response.reason_phrase
                 )
