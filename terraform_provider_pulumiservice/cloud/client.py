@@ -369,7 +369,7 @@ class CloudClient:
                     f"{len(items)} items: the listing did not finish within the operation "
                     f"timeout of {format_duration(budget.seconds)} (the provider's "
                     f"`operation_timeout`) at {self._settings.base_url} "
-                    f"({self._settings.url_source})"
+                    f"(from {self._settings.url_source})"
                 )
                 if error.last_failure:
                     text += f"; the last request failed with {error.last_failure.rstrip('.')}"

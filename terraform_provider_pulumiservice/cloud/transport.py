@@ -591,7 +591,7 @@ class Transport:
             shown,
             attempt,
             self.settings.max_attempts,
-            self._redact(reason),
+            reason,  # already scrubbed of the token
             seconds,
         )
         if self._sleep is not None:
@@ -611,7 +611,7 @@ class Transport:
                 f"{operation} did not finish within the operation timeout of "
                 f"{format_duration(budget.seconds)} (the provider's `operation_timeout`)"
             )
-        text += f" at {self.settings.base_url} ({self.settings.url_source})"
+        text += f" at {self.settings.base_url} (from {self.settings.url_source})"
         if last:
             text += f"; the last attempt failed with {last.rstrip('.')}"
         return DeadlineExceededError(text + ".", last_failure=last)
