@@ -47,7 +47,15 @@ from .settings import (
     resolve_settings,
 )
 from .sse import SseParser
-from .transport import PULUMI_ACCEPT, REQUEST_ID_HEADER, Budget, Reply, Transport, Unconfirmed
+from .transport import (
+    PULUMI_ACCEPT,
+    REQUEST_ID_HEADER,
+    Budget,
+    Reply,
+    Transport,
+    Unconfirmed,
+    request_deadline,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -361,7 +369,7 @@ class CloudClient:
                     f"{len(items)} items: the listing did not finish within the operation "
                     f"timeout of {format_duration(budget.seconds)} (the provider's "
                     f"`operation_timeout`) at {self._settings.base_url} "
-                    f"({self._settings.url_source})"
+                    f"(from {self._settings.url_source})"
                 )
                 if error.last_failure:
                     text += f"; the last request failed with {error.last_failure.rstrip('.')}"
@@ -426,8 +434,11 @@ class CloudClient:
                 )
                 return "unsupported"
             if not 200 <= status < 300:
-                response.read()
-                body = response.content
+                try:
+                    with request_deadline(connect_by):
+                        body = response.read()[:4096]
+                except httpx.HTTPError:
+                    body = b""
                 reply = Reply(
                     "GET", str(url), status, response.headers, body, response.reason_phrase
                 )

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from terraform_provider_pulumiservice.cloud import (
+    ApiError,
     CancelledError,
     ClientSettings,
     CloudClient,
@@ -392,3 +393,22 @@ def test_watching_a_task_of_the_emulator_yields_its_events_until_it_is_idle(
     assert ids(watched) == ids(listed)
     assert len(set(ids(watched))) == len(watched)
     assert json.dumps(watched)
+
+
+def test_a_refused_stream_is_an_api_error_naming_the_url() -> None:
+    def refuse(exchange: Exchange, wire: Wire, number: int) -> None:
+        wire.send(response_bytes(401, {"message": "bad token"}))
+
+    with HostileApi(TaskApi(refuse)) as api, pytest.raises(ApiError) as caught:
+        watch(api)
+    assert "HTTP 401: bad token" in str(caught.value)
+    assert f"{TASK}/events/stream" in str(caught.value)
+
+
+def test_a_stream_failing_with_server_errors_falls_back_to_polling() -> None:
+    def busy(exchange: Exchange, wire: Wire, number: int) -> None:
+        wire.send(response_bytes(503, {"message": "busy"}))
+
+    with HostileApi(TaskApi(busy)) as api:
+        assert ids(watch(api)) == ["e1", "e2", "e3", "e4"]
+    assert len(api.requests_to("GET", "/events/stream")) == 3
