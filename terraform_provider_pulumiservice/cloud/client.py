@@ -24,6 +24,8 @@ from urllib.parse import quote
 
 import httpx
 
+from terraform_provider_pulumiservice.durations import format_duration
+
 from .errors import (
     AmbiguousCreateError,
     ApiError,
@@ -43,7 +45,6 @@ from .settings import (
     DEFAULT_API_URL,
     USER_AGENT_PRODUCT,
     ClientSettings,
-    format_duration,
     resolve_settings,
 )
 from .sse import SseParser

@@ -37,6 +37,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from terraform_provider_pulumiservice.durations import format_duration
+
 from .cancellation import Stopped, StopSignal, settle
 from .errors import (
     ApiError,
@@ -55,7 +57,7 @@ from .retry import (
     retry_wait,
     transport_error_proves_not_sent,
 )
-from .settings import ClientSettings, format_duration
+from .settings import ClientSettings
 
 logger = logging.getLogger("terraform_provider_pulumiservice.cloud")
 

@@ -59,7 +59,10 @@ def api(read_back: Callable[[Exchange, Wire], None]) -> Callable[[Exchange, Wire
 
 
 def answer(body: bytes | dict[str, Any]) -> Callable[[Exchange, Wire], None]:
-    return lambda exchange, wire: wire.send(response_bytes(200, body))
+    def behaviour(exchange: Exchange, wire: Wire) -> None:
+        wire.send(response_bytes(200, body))
+
+    return behaviour
 
 
 def configure(tf: TerraformRunner, url: str, extra: str = "") -> None:
