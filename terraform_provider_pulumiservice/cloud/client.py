@@ -610,7 +610,8 @@ class _Watch:
 def _log_event(org: str, task_id: str, event: dict[str, Any]) -> None:
     body = event.get("eventBody")
     body_type = body.get("type") if isinstance(body, dict) else None
-    logger.info(
+    # DEBUG: the caller (agents/wait.py) logs each event at INFO with what it says.
+    logger.debug(
         "task %s/%s event %s: %s%s",
         org,
         task_id,
