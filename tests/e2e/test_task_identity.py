@@ -16,27 +16,13 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import TerraformRunner
+from tests.support.fake_cloud import sample_task
 from tests.support.hostile_api import Exchange, HostileApi, Wire, response_bytes
 
 CREATED_ID = "t-created"
 TASKS = "/api/preview/agents/acme/tasks"
 
-TASK_OBJECT: dict[str, Any] = {
-    "id": CREATED_ID,
-    "name": "Check my stacks",
-    "status": "running",
-    "approvalMode": "manual",
-    "permissionMode": "default",
-    "isShared": False,
-    "planMode": False,
-    "source": "api",
-    "toolExecutionMode": "cloud",
-    "taskType": "sync",
-    "createdAt": "2026-12-01T00:00:00Z",
-    "createdBy": {"name": "Ann", "githubLogin": "ann", "avatarUrl": "https://a/x.png"},
-    "entities": [],
-    "tokensUsed": 3,
-}
+TASK_OBJECT = sample_task(CREATED_ID, name="Check my stacks")
 
 TASK = """
 resource "pulumiservice_api_agents_task" "t" {

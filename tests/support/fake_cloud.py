@@ -20,6 +20,33 @@ def not_found(method: str, path: str) -> NotFoundError:
     )
 
 
+def sample_task(task_id: str, **fields: Any) -> dict[str, Any]:
+    """A task object as the API returns it, with every field the resource reads."""
+    task: dict[str, Any] = {
+        "id": task_id,
+        "name": "a task",
+        "status": "running",
+        "approvalMode": "manual",
+        "permissionMode": "default",
+        "isShared": False,
+        "planMode": False,
+        "source": "api",
+        "toolExecutionMode": "cloud",
+        "taskType": "sync",
+        "createdAt": "2026-12-01T00:00:00Z",
+        "createdBy": {
+            "name": "Ann",
+            "githubLogin": "ann",
+            "avatarUrl": "https://a/x.png",
+            "email": "ann@example.com",
+        },
+        "entities": [],
+        "tokensUsed": 1,
+    }
+    task.update(fields)
+    return task
+
+
 @dataclass
 class FakeCloud:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -43,28 +70,7 @@ class FakeCloud:
             raise error
 
     def add_task(self, task_id: str, **fields: Any) -> dict[str, Any]:
-        task = {
-            "id": task_id,
-            "name": "a task",
-            "status": "running",
-            "approvalMode": "manual",
-            "permissionMode": "default",
-            "isShared": False,
-            "planMode": False,
-            "source": "api",
-            "toolExecutionMode": "cloud",
-            "taskType": "sync",
-            "createdAt": "2026-12-01T00:00:00Z",
-            "createdBy": {
-                "name": "Ann",
-                "githubLogin": "ann",
-                "avatarUrl": "https://a/x.png",
-                "email": "ann@example.com",
-            },
-            "entities": [],
-            "tokensUsed": 1,
-        }
-        task.update(fields)
+        task = sample_task(task_id, **fields)
         self.tasks[task_id] = task
         return task
 
