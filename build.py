@@ -9,6 +9,9 @@ Commands (python3 build.py <command> [args]):
                     and the release artifacts in dist/release (skipped when sources are unchanged)
   protos            only regenerate the protobuf stubs
   mirror DIR        install the built provider into a filesystem mirror; prints its lock hashes
+  network-mirror DIR  write a provider network mirror (index.json, <version>.json, zips)
+  checksums [DIR]   rewrite SHA256SUMS of a release directory (signed when GPG_FINGERPRINT is set)
+  glibc [DIR]       the highest GLIBC symbol version each ELF file of the bundle needs
   docs [--check]    regenerate docs/ from the served schema and examples/ (--check: compare only)
   demo              build, start the emulator, apply and destroy examples/quickstart
   test [ARGS]       build, then unit tests, then e2e tests (ARGS go to pytest)
@@ -310,10 +313,14 @@ def release_names(version: str, plat: str) -> tuple[str, str, str]:
     return f"{base}_{plat}.zip", f"{base}_SHA256SUMS", f"{base}_manifest.json"
 
 
+def signature_name(version: str) -> str:
+    return f"{BINARY_NAME}_{version}_SHA256SUMS.sig"
+
+
 def write_release() -> Path:
-    """dist/release: the platform zip, its SHA256SUMS and the registry manifest."""
+    """dist/release: the platform zip, the registry manifest, SHA256SUMS (and its signature)."""
     version = project_version()
-    zip_name, sums_name, manifest_name = release_names(version, terraform_platform())
+    zip_name, _, manifest_name = release_names(version, terraform_platform())
     RELEASE_DIR.mkdir(parents=True, exist_ok=True)
     archive = RELEASE_DIR / zip_name
     stamp = RELEASE_DIR / ".built-from"
@@ -326,12 +333,159 @@ def write_release() -> Path:
         json.dumps({"version": 1, "metadata": {"protocol_versions": PROTOCOL_VERSIONS}}, indent=2)
         + "\n"
     )
-    # Every zip present (other platforms may have been copied in), then the manifest.
-    listed = sorted(p for p in RELEASE_DIR.glob(f"{BINARY_NAME}_{version}_*.zip"))
-    listed.append(manifest)
-    sums = "".join(f"{sha256_file(p)}  {p.name}\n" for p in listed)
-    (RELEASE_DIR / sums_name).write_text(sums)
+    write_checksums(RELEASE_DIR)
     return archive
+
+
+def write_checksums(release_dir: Path) -> Path:
+    """SHA256SUMS over every zip of this version present (other platforms may have been copied
+    in) and the manifest, as goreleaser writes it; signed when GPG_FINGERPRINT is set."""
+    version = project_version()
+    _, sums_name, manifest_name = release_names(version, "")
+    listed = sorted(release_dir.glob(f"{BINARY_NAME}_{version}_*.zip"))
+    if not listed:
+        raise SystemExit(f"build.py: no {BINARY_NAME}_{version}_*.zip in {release_dir}")
+    manifest = release_dir / manifest_name
+    if not manifest.exists():
+        raise SystemExit(f"build.py: {manifest} is missing")
+    listed.append(manifest)
+    sums = release_dir / sums_name
+    sums.write_text("".join(f"{sha256_file(p)}  {p.name}\n" for p in listed))
+    signature = release_dir / signature_name(version)
+    # A signature of an older SHA256SUMS would only make registries refuse the release.
+    signature.unlink(missing_ok=True)
+    fingerprint = os.environ.get("GPG_FINGERPRINT", "").strip()
+    if not fingerprint:
+        print("release:   unsigned (set GPG_FINGERPRINT to sign SHA256SUMS with that GnuPG key)")
+        return sums
+    gpg = shutil.which("gpg")
+    if gpg is None:
+        raise SystemExit("build.py: GPG_FINGERPRINT is set but `gpg` is not on PATH")
+    # GnuPG finds its keys through GNUPGHOME (inherited) or ~/.gnupg; --batch never prompts.
+    result = subprocess.run(
+        [gpg, "--batch", "--yes", "--local-user", fingerprint, "--output", str(signature),
+         "--detach-sign", str(sums)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise SystemExit(
+            f"build.py: gpg could not sign {sums.name} with key {fingerprint}:\n{result.stderr}"
+        )
+    print(f"release:   signed {sums.name} with {fingerprint} -> {signature.name}")
+    return sums
+
+
+def cmd_checksums(args: list[str]) -> int:
+    """Rewrite SHA256SUMS (and the signature) of a release directory gathered from several
+    platform builds (the release workflow's last job)."""
+    if len(args) > 1:
+        print("usage: build.py checksums [DIR]", file=sys.stderr)
+        return 2
+    release_dir = Path(args[0]).resolve() if args else RELEASE_DIR
+    sums = write_checksums(release_dir)
+    print(sums.read_text(), end="")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# size and glibc floor of the bundle
+
+
+def tree_size(directory: Path) -> int:
+    return sum(path.stat().st_size for _, path in package_files(directory))
+
+
+def _elf_version_needs(path: Path) -> set[str]:
+    """Symbol versions an ELF file needs from its libraries (its .gnu.version_r section), e.g.
+    {"GLIBC_2.17", "GLIBCXX_3.4.19"}. Empty for anything that is not ELF."""
+    import struct
+
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or len(data) < 64:
+        return set()
+    is_64 = data[4] == 2
+    order = "<" if data[5] == 1 else ">"
+    if is_64:
+        shoff, = struct.unpack_from(order + "Q", data, 0x28)
+        shentsize, shnum = struct.unpack_from(order + "HH", data, 0x3A)
+        section_format = order + "IIQQQQIIQQ"
+    else:
+        shoff, = struct.unpack_from(order + "I", data, 0x20)
+        shentsize, shnum = struct.unpack_from(order + "HH", data, 0x2E)
+        section_format = order + "IIIIIIIIII"
+    sections = [
+        struct.unpack_from(section_format, data, shoff + index * shentsize)
+        for index in range(shnum)
+    ]
+    needs: set[str] = set()
+    for _name, kind, _flags, _addr, offset, _size, link, info, _align, _entsize in sections:
+        if kind != 0x6FFFFFFE:  # SHT_GNU_verneed
+            continue
+        strings_offset = sections[link][4]
+
+        def string_at(position: int) -> str:
+            start = strings_offset + position
+            return data[start:data.index(b"\0", start)].decode("ascii", "replace")
+
+        entry = offset
+        for _ in range(info):  # sh_info: the number of Verneed entries
+            _version, count, _file, aux, following = struct.unpack_from(order + "HHIII", data, entry)
+            aux_entry = entry + aux
+            for _ in range(count):
+                _hash, _aflags, _other, name, aux_next = struct.unpack_from(
+                    order + "IHHII", data, aux_entry
+                )
+                needs.add(string_at(name))
+                aux_entry += aux_next
+            if not following:
+                break
+            entry += following
+    return needs
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("_", 1)[1].split(".") if part.isdigit())
+
+
+def glibc_needs(directory: Path) -> dict[str, str]:
+    """Relative file name -> the highest GLIBC_x.y symbol version it needs, for every ELF file."""
+    needs = {}
+    for name, path in package_files(directory):
+        versions = [v for v in _elf_version_needs(path) if re.fullmatch(r"GLIBC_\d+(\.\d+)*", v)]
+        if versions:
+            needs[name] = max(versions, key=_version_key)
+    return needs
+
+
+def glibc_floor(directory: Path) -> tuple[str, str] | None:
+    """(GLIBC_x.y, the file that needs it): the oldest glibc the bundle runs on, or None."""
+    needs = glibc_needs(directory)
+    if not needs:
+        return None
+    name = max(sorted(needs), key=lambda n: _version_key(needs[n]))
+    return needs[name], name
+
+
+def report_bundle(archive: Path) -> None:
+    print(f"size:      zip {archive.stat().st_size / 1e6:.1f} MB, "
+          f"unpacked {tree_size(PLUGIN_DIR) / 1e6:.1f} MB")
+    if sys.platform.startswith("linux"):
+        floor = glibc_floor(PLUGIN_DIR)
+        if floor is not None:
+            print(f"glibc:     needs {floor[0].replace('_', ' ')} or later (highest: {floor[1]})")
+
+
+def cmd_glibc(args: list[str]) -> int:
+    """Print the highest GLIBC symbol version each ELF file of the bundle needs, then the floor."""
+    directory = Path(args[0]).resolve() if args else PLUGIN_DIR
+    if not args:
+        cmd_build([])
+    needs = glibc_needs(directory)
+    for name in sorted(needs):
+        print(f"{needs[name]:<12} {name}")
+    floor = glibc_floor(directory)
+    print(f"floor: {floor[0] if floor else 'none'}")
+    return 0
 
 
 def cmd_build(args: list[str]) -> int:
@@ -341,6 +495,7 @@ def cmd_build(args: list[str]) -> int:
     archive = write_release()
     install_mirror(DEV_MIRROR, "packed", link=True)
     write_dev_tfrc()
+    report_bundle(archive)
     print(f"provider:  {PLUGIN_DIR / executable_name()}")
     print(f"dev tfrc:  {DEV_TFRC}  (export TF_CLI_CONFIG_FILE={DEV_TFRC})")
     print(f"release:   {archive}")
@@ -432,6 +587,49 @@ def cmd_mirror(args: list[str]) -> int:
     print(f"mirror:    {mirror} ({layout})")
     print(hashes["h1"])
     print(hashes["zh"])
+    return 0
+
+
+def write_network_mirror(target: Path, release_dir: Path = RELEASE_DIR) -> Path:
+    """A provider network mirror (Terraform's provider network mirror protocol) under target:
+    <host>/<namespace>/<type>/index.json, <version>.json with each platform's zip and h1: hash,
+    and the zips. Versions already in target's index.json stay listed."""
+    version = project_version()
+    archives = sorted(release_dir.glob(f"{BINARY_NAME}_{version}_*_*.zip"))
+    if not archives:
+        raise SystemExit(f"build.py: no {BINARY_NAME}_{version}_*.zip in {release_dir}")
+    provider_root = target / PROVIDER_SOURCE
+    provider_root.mkdir(parents=True, exist_ok=True)
+    entries = {}
+    for archive in archives:
+        plat = archive.name.removeprefix(f"{BINARY_NAME}_{version}_").removesuffix(".zip")
+        shutil.copyfile(archive, provider_root / archive.name)
+        # The URL is relative to <version>.json; h1: is what the lock file records.
+        entries[plat] = {"url": archive.name, "hashes": [zip_hash1(archive)]}
+    (provider_root / f"{version}.json").write_text(
+        json.dumps({"archives": entries}, indent=2, sort_keys=True) + "\n"
+    )
+    index_path = provider_root / "index.json"
+    versions: dict[str, object] = {}
+    if index_path.exists():
+        with contextlib.suppress(ValueError, AttributeError):
+            versions = dict(json.loads(index_path.read_text()).get("versions", {}))
+    versions[version] = {}
+    index_path.write_text(json.dumps({"versions": versions}, indent=2, sort_keys=True) + "\n")
+    return provider_root
+
+
+def cmd_network_mirror(args: list[str]) -> int:
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: build.py network-mirror DIR", file=sys.stderr)
+        return 2
+    cmd_build([])
+    target = Path(args[0]).resolve()
+    provider_root = write_network_mirror(target)
+    print(f"network mirror: {target} (serve it over HTTPS; Terraform asks for "
+          f"<url>/{PROVIDER_SOURCE}/index.json)")
+    for path in sorted(provider_root.iterdir()):
+        print(f"  {path.relative_to(target)}")
     return 0
 
 
@@ -873,6 +1071,9 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "build": cmd_build,
     "protos": cmd_protos,
     "mirror": cmd_mirror,
+    "network-mirror": cmd_network_mirror,
+    "checksums": cmd_checksums,
+    "glibc": cmd_glibc,
     "docs": cmd_docs,
     "demo": cmd_demo,
     "test": cmd_test,
