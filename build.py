@@ -422,20 +422,18 @@ def _elf_version_needs(path: Path) -> set[str]:
         if kind != 0x6FFFFFFE:  # SHT_GNU_verneed
             continue
         strings_offset = sections[link][4]
-
-        def string_at(position: int) -> str:
-            start = strings_offset + position
-            return data[start:data.index(b"\0", start)].decode("ascii", "replace")
-
         entry = offset
         for _ in range(info):  # sh_info: the number of Verneed entries
-            _version, count, _file, aux, following = struct.unpack_from(order + "HHIII", data, entry)
+            _version, count, _file, aux, following = struct.unpack_from(
+                order + "HHIII", data, entry
+            )
             aux_entry = entry + aux
             for _ in range(count):
                 _hash, _aflags, _other, name, aux_next = struct.unpack_from(
                     order + "IHHII", data, aux_entry
                 )
-                needs.add(string_at(name))
+                start = strings_offset + name
+                needs.add(data[start:data.index(b"\0", start)].decode("ascii", "replace"))
                 aux_entry += aux_next
             if not following:
                 break
