@@ -12,6 +12,7 @@ Commands (python3 build.py <command> [args]):
   network-mirror DIR  write a provider network mirror (index.json, <version>.json, zips)
   checksums [DIR]   rewrite SHA256SUMS of a release directory (signed when GPG_FINGERPRINT is set)
   glibc [DIR]       the highest GLIBC symbol version each ELF file of the bundle needs
+  lock              re-resolve requirements.lock with uv (hashes for every platform)
   docs [--check]    regenerate docs/ from the served schema and examples/ (--check: compare only)
   demo              build, start the emulator, apply and destroy examples/quickstart
   test [ARGS]       build, then unit tests, then e2e tests (ARGS go to pytest)
@@ -57,6 +58,9 @@ DEV_TFRC = DIST / "dev.tfrc"
 DEV_MIRROR = DIST / "mirror"
 BUILD_STAMP = DIST / ".plugin-build-stamp"
 WORK = ROOT / "build"
+LOCK_FILE = ROOT / "requirements.lock"
+# Only `build.py lock` uses uv (to write the lock); everything else installs with pip.
+UV_VERSION = "0.13.8"
 
 BINARY_NAME = "terraform-provider-pulumiservice"
 PROVIDER_SOURCE = "registry.terraform.io/pulumi/pulumiservice"
@@ -158,18 +162,42 @@ def terraform_env(tfrc: Path, **extra: str) -> dict[str, str]:
 
 
 def ensure_venv() -> None:
-    """Create .venv and install the project with its dev extras (skipped when pyproject is same)."""
-    stamp = VENV / ".installed-pyproject-sha256"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """Create .venv and install exactly the locked dependencies (hash-checked), then the project
+    itself, editable, built with those locked tools. Skipped when pyproject and lock are same."""
+    stamp = VENV / ".installed-lock-sha256"
+    wanted = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + b"\0" + LOCK_FILE.read_bytes()
+    ).hexdigest()
     if VENV_PYTHON.exists() and stamp.exists() and stamp.read_text() == wanted:
         return
-    started = step("preparing .venv (installing dependencies)")
+    started = step(f"preparing .venv (installing {LOCK_FILE.name} with --require-hashes)")
     if not VENV_PYTHON.exists():
         run(sys.executable, "-m", "venv", VENV)
-    run(VENV_PYTHON, "-m", "pip", "install", "-q", "--upgrade", "pip")
-    run(VENV_PYTHON, "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev]")
+    pip = [VENV_PYTHON, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    # Every runtime, development and build dependency at the locked version and hash.
+    run(*pip, "--require-hashes", "--no-deps", "-r", LOCK_FILE)
+    # No build isolation: the project is built by the locked setuptools and grpcio-tools, not
+    # whatever the index offers today; --no-deps: the lock already installed everything.
+    run(*pip, "--no-deps", "--no-build-isolation", "-e", ROOT)
     stamp.write_text(wanted)
     done(started)
+
+
+def cmd_lock(args: list[str]) -> int:
+    """Re-resolve requirements.lock (universal: every platform's markers and wheel hashes)."""
+    uv_venv = WORK / "uv"
+    uv = uv_venv / "bin" / "uv"
+    if not uv.exists():
+        run(sys.executable, "-m", "venv", uv_venv)
+        run(uv_venv / "bin" / "python", "-m", "pip", "install", "-q", f"uv=={UV_VERSION}")
+    run(
+        uv, "pip", "compile", "pyproject.toml", PACKAGING / "build-requirements.in",
+        "--extra", "dev", "--universal", "--python-version", "3.11", "--generate-hashes",
+        "--no-header", "--output-file", LOCK_FILE, *args,
+        cwd=ROOT,
+    )
+    print(f"lock:      {LOCK_FILE} (commit it; the next build.py run reinstalls .venv)")
+    return 0
 
 
 def generate_stubs() -> None:
@@ -177,7 +205,7 @@ def generate_stubs() -> None:
     protos = sorted(PROTO_DIR.glob("*.proto"))
     version_file = PACKAGE / "_version.py"
     version_text = (
-        f'"""Written by build.py from pyproject.toml."""\n\nVERSION = "{project_version()}"\n'
+        f'"""Written at build time from pyproject.toml."""\n\nVERSION = "{project_version()}"\n'
     )
     if not version_file.exists() or version_file.read_text() != version_text:
         version_file.write_text(version_text)
@@ -186,17 +214,7 @@ def generate_stubs() -> None:
     if len(outputs) >= 2 * len(protos) and min(p.stat().st_mtime for p in outputs) > newest_input:
         return
     started = step("generating protobuf stubs")
-    run(
-        VENV_PYTHON, "-m", "grpc_tools.protoc", f"-I{PROTO_DIR}",
-        f"--python_out={STUB_DIR}", f"--grpc_python_out={STUB_DIR}", f"--pyi_out={STUB_DIR}",
-        *protos,
-    )
-    # protoc writes top-level imports between the generated modules; make them package-relative.
-    for path in STUB_DIR.glob("*_pb2*.py*"):
-        text = path.read_text()
-        fixed = re.sub(r"^import (\w+_pb2) as", r"from . import \1 as", text, flags=re.MULTILINE)
-        if fixed != text:
-            path.write_text(fixed)
+    run(VENV_PYTHON, PROTO_DIR / "generate.py", STUB_DIR)
     done(started)
 
 
@@ -207,7 +225,8 @@ def generate_stubs() -> None:
 def source_fingerprint() -> str:
     """Hash of everything that goes into the executable; a change means rebuild."""
     digest = hashlib.sha256()
-    inputs = [ROOT / "pyproject.toml", *sorted(PROTO_DIR.glob("*.proto"))]
+    inputs = [ROOT / "pyproject.toml", LOCK_FILE, ROOT / "setup.py"]
+    inputs += sorted(path for path in PROTO_DIR.glob("*") if path.is_file())  # + generate.py
     inputs += sorted(PACKAGING.glob("*"))
     inputs += sorted(
         path for path in PACKAGE.rglob("*")
@@ -1071,6 +1090,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "mirror": cmd_mirror,
     "network-mirror": cmd_network_mirror,
     "checksums": cmd_checksums,
+    "lock": cmd_lock,
     "glibc": cmd_glibc,
     "docs": cmd_docs,
     "demo": cmd_demo,
