@@ -173,7 +173,9 @@ def ensure_venv() -> None:
     started = step(f"preparing .venv (installing {LOCK_FILE.name} with --require-hashes)")
     if not VENV_PYTHON.exists():
         run(sys.executable, "-m", "venv", VENV)
-    pip = [VENV_PYTHON, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip: list[str | Path] = [
+        VENV_PYTHON, "-m", "pip", "install", "-q", "--disable-pip-version-check"
+    ]
     # Every runtime, development and build dependency at the locked version and hash.
     run(*pip, "--require-hashes", "--no-deps", "-r", LOCK_FILE)
     # No build isolation: the project is built by the locked setuptools and grpcio-tools, not

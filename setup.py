@@ -27,7 +27,7 @@ def _generator() -> Any:
     return module
 
 
-class BuildPyWithGeneratedCode(build_py):
+class BuildPyWithGeneratedCode(build_py):  # type: ignore[misc]  # setuptools has no stubs
     def run(self) -> None:
         super().run()
         # An editable install imports from the source tree, so the code goes there instead.
