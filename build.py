@@ -42,7 +42,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
+# TFPS_VENV lets a second checkout build with this one's venv (the reproducibility test).
+VENV = Path(os.environ.get("TFPS_VENV") or ROOT / ".venv").resolve()
 VENV_PYTHON = VENV / "bin" / "python"
 PACKAGE_NAME = "terraform_provider_pulumiservice"
 PACKAGE = ROOT / PACKAGE_NAME
@@ -170,6 +171,10 @@ def ensure_venv() -> None:
     ).hexdigest()
     if VENV_PYTHON.exists() and stamp.exists() and stamp.read_text() == wanted:
         return
+    if VENV != (ROOT / ".venv").resolve():
+        # Reinstalling would point the shared venv's editable install at this checkout.
+        raise SystemExit(f"build.py: TFPS_VENV={VENV} was made from another pyproject.toml or "
+                         f"{LOCK_FILE.name}; build without TFPS_VENV")
     started = step(f"preparing .venv (installing {LOCK_FILE.name} with --require-hashes)")
     if not VENV_PYTHON.exists():
         run(sys.executable, "-m", "venv", VENV)
