@@ -255,6 +255,8 @@ def pyinstaller(one_file: bool, exe_name: str, dist_path: Path, work_path: Path)
             "TFPS_ONEFILE": "1" if one_file else "0",
             "TFPS_DIR_NAME": "plugin",
             "PYTHONHASHSEED": "0",
+            # Whatever PyInstaller or a hook dates (the zip entries have this date too).
+            "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "1577836800"),
             "PYI_LOG_LEVEL": "WARN",
         }
     )
