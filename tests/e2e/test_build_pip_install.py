@@ -79,7 +79,8 @@ def _site_packages(venv: Path) -> Path:
 
 
 def test_console_script_prints_the_version(installed: Path) -> None:
-    result = _run(installed / "bin" / "terraform-provider-pulumiservice", "--version", cwd=Path("/"))
+    script = installed / "bin" / "terraform-provider-pulumiservice"
+    result = _run(script, "--version", cwd=Path("/"))
     version = load_build_script().project_version()
     assert result.stdout == f"terraform-provider-pulumiservice {version}\n"
 
