@@ -44,7 +44,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 # TFPS_VENV lets a second checkout build with this one's venv (the reproducibility test).
 VENV = Path(os.environ.get("TFPS_VENV") or ROOT / ".venv").resolve()
-VENV_PYTHON = VENV / "bin" / "python"
+# A venv keeps its programs in Scripts\ on Windows, bin/ elsewhere.
+VENV_BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+VENV_PYTHON = VENV_BIN / ("python.exe" if os.name == "nt" else "python")
 PACKAGE_NAME = "terraform_provider_pulumiservice"
 PACKAGE = ROOT / PACKAGE_NAME
 PROTO_DIR = ROOT / "proto"
@@ -84,7 +86,8 @@ def project_version() -> str:
 
 
 def executable_name(version: str | None = None) -> str:
-    return f"{BINARY_NAME}_v{version or project_version()}"
+    suffix = ".exe" if os.name == "nt" else ""  # Terraform looks for the .exe on Windows
+    return f"{BINARY_NAME}_v{version or project_version()}{suffix}"
 
 
 def terraform_platform() -> str:
@@ -171,7 +174,7 @@ def ensure_venv() -> None:
     ).hexdigest()
     if VENV_PYTHON.exists() and stamp.exists() and stamp.read_text() == wanted:
         return
-    if VENV != (ROOT / ".venv").resolve():
+    if (ROOT / ".venv").resolve() != VENV:
         # Reinstalling would point the shared venv's editable install at this checkout.
         raise SystemExit(f"build.py: TFPS_VENV={VENV} was made from another pyproject.toml or "
                          f"{LOCK_FILE.name}; build without TFPS_VENV")
@@ -390,10 +393,14 @@ def write_checksums(release_dir: Path) -> Path:
     if gpg is None:
         raise SystemExit("build.py: GPG_FINGERPRINT is set but `gpg` is not on PATH")
     # GnuPG finds its keys through GNUPGHOME (inherited) or ~/.gnupg; --batch never prompts.
+    command = [gpg, "--batch", "--yes", "--local-user", fingerprint, "--output", str(signature)]
+    # A protected key's passphrase goes through stdin, never the command line.
+    passphrase = os.environ.get("GPG_PASSPHRASE")
+    if passphrase:
+        command += ["--pinentry-mode", "loopback", "--passphrase-fd", "0"]
     result = subprocess.run(
-        [gpg, "--batch", "--yes", "--local-user", fingerprint, "--output", str(signature),
-         "--detach-sign", str(sums)],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        [*command, "--detach-sign", str(sums)],
+        input=passphrase or "", capture_output=True, text=True,
     )
     if result.returncode != 0:
         raise SystemExit(
@@ -502,7 +509,16 @@ def report_bundle(archive: Path) -> None:
 
 
 def cmd_glibc(args: list[str]) -> int:
-    """Print the highest GLIBC symbol version each ELF file of the bundle needs, then the floor."""
+    """Print the highest GLIBC symbol version each ELF file of the bundle needs, then the floor;
+    with --max X.Y, exit 1 when the floor is above X.Y (the release workflow's check)."""
+    limit = None
+    if "--max" in args:
+        at = args.index("--max")
+        if at + 1 >= len(args):
+            print("usage: build.py glibc [DIR] [--max X.Y]", file=sys.stderr)
+            return 2
+        limit = args[at + 1]
+        args = args[:at] + args[at + 2:]
     directory = Path(args[0]).resolve() if args else PLUGIN_DIR
     if not args:
         cmd_build([])
@@ -511,6 +527,10 @@ def cmd_glibc(args: list[str]) -> int:
         print(f"{needs[name]:<12} {name}")
     floor = glibc_floor(directory)
     print(f"floor: {floor[0] if floor else 'none'}")
+    if limit and floor and _version_key(floor[0]) > _version_key(f"GLIBC_{limit}"):
+        print(f"build.py: the bundle needs {floor[0]} ({floor[1]}), above GLIBC_{limit}",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -1041,8 +1061,8 @@ def cmd_test(args: list[str]) -> int:
 def cmd_lint(args: list[str]) -> int:
     generate_stubs()
     targets = [PACKAGE_NAME, *args]
-    ruff = subprocess.run([str(VENV / "bin" / "ruff"), "check", *targets], cwd=ROOT).returncode
-    mypy = subprocess.run([str(VENV / "bin" / "mypy"), *targets], cwd=ROOT).returncode
+    ruff = subprocess.run([str(VENV_BIN / "ruff"), "check", *targets], cwd=ROOT).returncode
+    mypy = subprocess.run([str(VENV_BIN / "mypy"), *targets], cwd=ROOT).returncode
     return 0 if ruff == 0 and mypy == 0 else 1
 
 
@@ -1110,6 +1130,10 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
 }
 
 
+# Standard library only: the release workflow's last job runs them without installing anything.
+NO_VENV_COMMANDS = frozenset({"checksums"})
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "build"
     if command in ("-h", "--help", "help"):
@@ -1119,7 +1143,8 @@ def main(argv: list[str]) -> int:
     if handler is None:
         print(f"build.py: unknown command {command!r} (try --help)", file=sys.stderr)
         return 2
-    ensure_venv()
+    if command not in NO_VENV_COMMANDS:
+        ensure_venv()
     try:
         return handler(argv[1:])
     except subprocess.CalledProcessError as error:
