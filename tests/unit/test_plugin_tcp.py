@@ -135,3 +135,51 @@ def test_tls_over_tcp_refuses_another_certificate_and_plaintext(
         except OSError:
             reply = b""
     assert not (len(reply) >= 9 and reply[3] == 0x04), reply
+
+
+def _two_ports_the_first_taken() -> tuple[socket.socket, int]:
+    for _ in range(50):
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if hasattr(socket, "SO_REUSEPORT"):
+            # As another provider's gRPC server would: sharing is then possible, and refused.
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", taken + 1))
+            except OSError:
+                holder.close()
+                continue
+        return holder, taken
+    raise AssertionError("no two adjacent free ports")
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
+def test_a_port_another_process_listens_on_is_skipped_not_shared(
+    tls: bool, certificates: dict[str, ClientCertificate]
+) -> None:
+    holder, taken = _two_ports_the_first_taken()
+    with holder:
+        environment = provider_environment(
+            certificates["terraform"] if tls else None,
+            PLUGIN_MIN_PORT=str(taken), PLUGIN_MAX_PORT=str(taken + 1), **TCP,
+        )
+        with running_provider(environment) as provider:
+            assert _tcp_address(provider) == ("127.0.0.1", taken + 1), provider.stderr()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
+def test_a_range_of_only_taken_ports_is_an_error_not_a_shared_port(
+    tls: bool, certificates: dict[str, ClientCertificate]
+) -> None:
+    holder, taken = _two_ports_the_first_taken()
+    with holder:
+        environment = provider_environment(
+            certificates["terraform"] if tls else None,
+            PLUGIN_MIN_PORT=str(taken), PLUGIN_MAX_PORT=str(taken), **TCP,
+        )
+        with running_provider(environment) as provider:
+            assert provider.wait(20) != 0
+            assert not provider.stdout_lines, provider.stdout_lines
