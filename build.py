@@ -178,6 +178,10 @@ def ensure_venv() -> None:
         # Reinstalling would point the shared venv's editable install at this checkout.
         raise SystemExit(f"build.py: TFPS_VENV={VENV} was made from another pyproject.toml or "
                          f"{LOCK_FILE.name}; build without TFPS_VENV")
+    missing = unlocked_requirements()
+    if missing:
+        raise SystemExit(f"build.py: {LOCK_FILE.name} has no pin for {', '.join(missing)} "
+                         "from pyproject.toml: run `python3 build.py lock` and commit the lock")
     started = step(f"preparing .venv (installing {LOCK_FILE.name} with --require-hashes)")
     if not VENV_PYTHON.exists():
         run(sys.executable, "-m", "venv", VENV)
@@ -189,8 +193,34 @@ def ensure_venv() -> None:
     # No build isolation: the project is built by the locked setuptools and grpcio-tools, not
     # whatever the index offers today; --no-deps: the lock already installed everything.
     run(*pip, "--no-deps", "--no-build-isolation", "-e", ROOT)
+    # A lock older than a raised floor in pyproject.toml shows up here.
+    check = subprocess.run([str(VENV_PYTHON), "-m", "pip", "check"], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise SystemExit(f"build.py: the locked versions do not satisfy pyproject.toml:\n"
+                         f"{check.stdout}run `python3 build.py lock` and commit the lock")
     stamp.write_text(wanted)
     done(started)
+
+
+def _requirement_name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement
+
+
+def unlocked_requirements() -> list[str]:
+    """Dependencies (runtime, dev extra, build system) that requirements.lock does not pin."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wanted = list(project["project"].get("dependencies", []))
+    wanted += project["project"].get("optional-dependencies", {}).get("dev", [])
+    wanted += project.get("build-system", {}).get("requires", [])
+    pinned = {
+        _requirement_name(line)
+        for line in LOCK_FILE.read_text().splitlines()
+        if re.match(r"[A-Za-z0-9]", line)
+    }
+    return sorted({_requirement_name(r) for r in wanted} - pinned)
 
 
 def cmd_lock(args: list[str]) -> int:
