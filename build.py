@@ -233,7 +233,7 @@ def cmd_lock(args: list[str]) -> int:
     run(
         uv, "pip", "compile", "pyproject.toml", PACKAGING / "build-requirements.in",
         "--extra", "dev", "--universal", "--python-version", "3.11", "--generate-hashes",
-        "--no-header", "--output-file", LOCK_FILE, *args,
+        "--no-header", "--quiet", "--native-tls", "--output-file", LOCK_FILE, *args,
         cwd=ROOT,
     )
     print(f"lock:      {LOCK_FILE} (commit it; the next build.py run reinstalls .venv)")
