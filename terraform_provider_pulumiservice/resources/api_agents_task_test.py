@@ -423,7 +423,7 @@ def test_import_reads_the_task_with_inputs_the_api_does_not_return_left_null() -
 
 
 def test_every_v0_state_of_the_fixture_upgrades_to_typed_values() -> None:
-    stored = json.loads((V0_STATE / "terraform.tfstate").read_text())
+    stored = json.loads((V0_STATE / "state.v0.json").read_text())
     upgraded = {
         resource["name"]: AgentsTaskResource().upgrade_state(
             0, resource["instances"][0]["attributes"]

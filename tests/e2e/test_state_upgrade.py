@@ -72,7 +72,7 @@ def _recreate(emulator: EmulatorHandle, attributes: dict[str, Any]) -> str:
 
 
 def _v0_state_for(emulator: EmulatorHandle) -> str:
-    text = (FIXTURE / "terraform.tfstate").read_text()
+    text = (FIXTURE / "state.v0.json").read_text()
     state = json.loads(text)
     for resource in state["resources"]:
         instance = resource["instances"][0]
