@@ -405,6 +405,7 @@ def startup_interleaved(probes: dict[str, StartupProbe], repeats: int) -> dict[s
             "transport": taken[0].transport,
             "handshake_seconds": median([s.handshake_seconds for s in taken]),
             "first_answer_seconds": median([s.first_answer_seconds for s in taken]),
+            "cpu_seconds_to_first_answer": median([s.cpu_seconds for s in taken]),
             "answer_bytes": taken[0].answer_bytes,
             "samples_first_answer_seconds": [s.first_answer_seconds for s in taken],
         }
@@ -765,6 +766,11 @@ def render_anchor_section(results: dict[str, Any]) -> list[str]:
             ours_ms, go_ms = ours_start[field_name] * 1000, go_start[field_name] * 1000
             lines.append(f"| {label} | {ours_ms:.0f} ms | {go_ms:.0f} ms | "
                          f"{ours_ms / go_ms:.1f}× |")
+        ours_cpu = ours_start.get("cpu_seconds_to_first_answer", 0.0) * 1000
+        go_cpu = go_start.get("cpu_seconds_to_first_answer", 0.0) * 1000
+        if go_cpu > 0:
+            lines.append(f"| provider CPU, exec → first RPC answer (mTLS) | {ours_cpu:.0f} ms | "
+                         f"{go_cpu:.0f} ms | {ours_cpu / go_cpu:.1f}× |")
         if ours_rss is not None and go_rss:
             lines.append(f"| peak RSS per provider process | {ours_rss:.1f} MiB | "
                          f"{go_rss:.1f} MiB | {ours_rss / go_rss:.1f}× |")
