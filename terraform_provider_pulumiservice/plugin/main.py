@@ -70,55 +70,18 @@ def main(
 
     plugin_logging.install()
     try:
+        if servicer_factory is None:
+            from terraform_provider_pulumiservice.protocol.servicer import ProviderServicer
+
+            servicer_factory = ProviderServicer
         from terraform_provider_pulumiservice.plugin.server import serve
 
-        servicer: Any = _DeferredServicer() if servicer_factory is None else servicer_factory()
-        exit_code = serve(servicer, debug=debug, identity_source=identity_source)
+        exit_code = serve(servicer_factory(), debug=debug, identity_source=identity_source)
     except Exception:
         logging.getLogger(__name__).exception("the provider failed")
         exit_code = 1
     _flush_standard_streams()
     os._exit(exit_code)
-
-
-class _DeferredServicer:
-    """Stands in for ``ProviderServicer`` until the first RPC arrives.
-
-    Terraform waits for the handshake line, not for our modules: importing the protocol,
-    framework, cty and resource modules only when the first RPC needs them lets the line go out
-    earlier, and Terraform sets up its connection while we import.
-    """
-
-    def __init__(self) -> None:
-        import threading
-
-        self._lock = threading.Lock()
-        self._servicer: Any = None
-
-    def _loaded(self) -> Any:
-        with self._lock:
-            if self._servicer is None:
-                from terraform_provider_pulumiservice.protocol.servicer import ProviderServicer
-
-                self._servicer = ProviderServicer()
-            return self._servicer
-
-    def stop_all(self) -> None:
-        with self._lock:
-            servicer = self._servicer
-        if servicer is not None:
-            servicer.stop_all()
-
-    def __getattr__(self, rpc: str) -> Callable[[Any, Any], Any]:
-        # Only RPC handlers are looked up this way (gRPC does it once, when registering us).
-        if rpc.startswith("_"):
-            raise AttributeError(rpc)
-
-        def handler(request: Any, context: Any) -> Any:
-            return getattr(self._loaded(), rpc)(request, context)
-
-        handler.__name__ = rpc
-        return handler
 
 
 def _flush_standard_streams() -> None:
