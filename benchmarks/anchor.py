@@ -102,17 +102,36 @@ def _sources_digest(anchor_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def prepare_anchor(anchor_dir: Path, provider_dir: Path, cache_dir: Path, scratch: Path) -> Anchor:
-    """Build (or reuse) the anchor serving the schema of the build in `provider_dir`."""
+def install_packages(missing: list[str]) -> None:
+    """apt-get install the missing Debian packages (apt-get update only if that fails)."""
+    environment = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    if subprocess.run(command, env=environment, stdin=subprocess.DEVNULL, check=False).returncode:
+        subprocess.run(["apt-get", "update"], env=environment, stdin=subprocess.DEVNULL,
+                       check=False)
+        if subprocess.run(command, env=environment, stdin=subprocess.DEVNULL,
+                          check=False).returncode:
+            raise AnchorUnavailable(f"`{' '.join(command)}` failed")
+
+
+def prepare_anchor(
+    anchor_dir: Path, provider_dir: Path, cache_dir: Path, scratch: Path, *,
+    install: bool = False,
+) -> Anchor:
+    """Build (or reuse) the anchor serving the schema of the build in `provider_dir`; with
+    `install`, missing Debian packages are installed first (needs root)."""
     build_script = anchor_dir / "build.sh"
     if not build_script.is_file():
         raise AnchorUnavailable(f"no build.sh in {anchor_dir}")
     missing = missing_packages()
+    if missing and install:
+        install_packages(missing)
+        missing = missing_packages()
     if missing:
         raise AnchorUnavailable(
             "the anchor needs Debian's Go packages; install them with\n"
             f"    sudo apt-get install -y --no-install-recommends {' '.join(missing)}\n"
-            "(then run the bench again)"
+            "(or run the bench with --install-anchor-deps), then run the bench again"
         )
     schema = capture_schema(provider_dir, scratch)
     schema_sha256 = hashlib.sha256(schema).hexdigest()

@@ -1,7 +1,7 @@
 """Benchmark the shipped provider against a Go provider and Terraform's built-in floor.
 
     .venv/bin/python -m benchmarks.run [--repeats N] [--quick] [--provider-dir DIR]
-                                       [--anchor PATH | --no-anchor]
+                                       [--anchor PATH | --no-anchor] [--install-anchor-deps]
 
 Subjects:
   ours    dist/plugin (the PyInstaller build) against the in-process emulator (zero latency)
@@ -449,6 +449,7 @@ class Options:
     output: Path
     startup_repeats: int = 10
     anchor_dir: Path | None = None  # None: no anchor (--no-anchor)
+    install_anchor_deps: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -465,7 +466,7 @@ def set_up_anchor(options: Options, scratch: Path) -> Anchor | None:
     log(f"==> anchor: capturing this build's schema, building {options.anchor_dir} if needed")
     try:
         anchor = prepare_anchor(options.anchor_dir, options.provider_dir, options.cache_dir,
-                                scratch)
+                                scratch, install=options.install_anchor_deps)
     except AnchorUnavailable as error:
         options.notes.append(f"no Go same-schema anchor: {error}")
         log(f"==> anchor skipped: {error}")
@@ -588,7 +589,9 @@ def run_all(options: Options, scratch: Path) -> dict[str, Any]:
             log("==> scale: apply 1000 against apply 100")
             scale: dict[str, Any] = {}
             # terraform_data too: how Terraform itself scales, with no provider process at all.
-            for key in ("ours", "null", "floor"):
+            for key in ("ours", "anchor", "null", "floor"):
+                if key not in subjects:
+                    continue
                 thousand = scale_workload(workdirs, subjects[key], 1000)
                 hundred = lifecycles[key]["100"]["median_seconds"]["apply"]
                 scale[key] = {
@@ -832,8 +835,9 @@ def render_markdown(results: dict[str, Any]) -> str:
     )
     lines.append("")
     lines.append(
-        "Where the CPU goes, 100 resources (user + system seconds; the provider processes are "
-        "sampled from /proc, Terraform's own share is the rest of the command):"
+        "Where the CPU goes, 100 resources (user + system seconds of the whole command; the "
+        "provider processes' share is what terraform reaped from them, \"proc.\" counts them "
+        "including the short-lived ones they fork; Terraform's own share is the rest):"
     )
     lines.append("")
     lines.append("| command | ours: all | ours: provider | ours: Terraform | "
@@ -876,7 +880,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         scale = results["scale"]
         lines.append(
             f"Scale: apply × 1000 / apply × 100 = {scale['ours']['ratio']:.2f} for ours, "
-            f"{scale['null']['ratio']:.2f} for Go null"
+            + (f"{scale['anchor']['ratio']:.2f} for the Go same-schema anchor "
+               f"(apply × 1000: ours {scale['ours']['apply_1000_seconds']:.2f} s, anchor "
+               f"{scale['anchor']['apply_1000_seconds']:.2f} s), " if "anchor" in scale else "")
+            + f"{scale['null']['ratio']:.2f} for Go null"
             + (
                 f", {scale['floor']['ratio']:.2f} for terraform_data (Terraform alone)."
                 if "floor" in scale
@@ -914,6 +921,8 @@ def parse_arguments(argv: list[str] | None) -> Options:
                         "beside the project); built for this build's schema into --cache-dir")
     parser.add_argument("--no-anchor", action="store_true",
                         help="run without the Go same-schema anchor")
+    parser.add_argument("--install-anchor-deps", action="store_true",
+                        help="apt-get install the Debian Go packages the anchor needs if missing")
     parser.add_argument("--output", type=Path,
                         default=REPO_ROOT / "dist" / "bench" / "results.json")
     arguments = parser.parse_args(argv)
@@ -926,6 +935,7 @@ def parse_arguments(argv: list[str] | None) -> Options:
         output=arguments.output.resolve(),
         startup_repeats=5 if arguments.quick else 10,
         anchor_dir=None if arguments.no_anchor else arguments.anchor.resolve(),
+        install_anchor_deps=arguments.install_anchor_deps,
     )
 
 
