@@ -2,33 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from terraform_provider_pulumiservice.agents.fields import REPORTED_FIELDS, TaskField
+from terraform_provider_pulumiservice.agents.mapping import (
+    attributes_from_task,
+    identity_mismatch,
+    resource_id,
+)
+from terraform_provider_pulumiservice.cloud.errors import CloudError, NotFoundError
 from terraform_provider_pulumiservice.cty import STRING
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
 from terraform_provider_pulumiservice.framework.path import AttributePath
 from terraform_provider_pulumiservice.framework.resource import DataSource, State
-from terraform_provider_pulumiservice.framework.schema import Attribute, Schema
-from terraform_provider_pulumiservice.resources.agents_task_model import (
-    TASK_FIELDS,
-    attributes_from_task,
-    task_id_of,
+from terraform_provider_pulumiservice.framework.schema import (
+    Attribute,
+    NestedAttributes,
+    Schema,
+    nested_attribute,
 )
 
 if TYPE_CHECKING:
     from terraform_provider_pulumiservice.cloud.client import CloudClient
 
+
+def read_only_attribute(field: TaskField) -> Attribute:
+    """A task field as a computed attribute of a data source."""
+    if isinstance(field.type, NestedAttributes):
+        return nested_attribute(
+            field.type.nesting, field.type.attributes, field.description, computed=True
+        )
+    return Attribute(field.type, field.description, computed=True)
+
+
+READ_ONLY_TASK_ATTRIBUTES: Mapping[str, Attribute] = {
+    field.attribute: read_only_attribute(field) for field in REPORTED_FIELDS
+}
+
 SCHEMA = Schema(
     description="Reads one Pulumi Cloud agent task (Pulumi Neo) by organization and task id.",
+    version=1,
     attributes={
         "id": Attribute(STRING, "`<org_name>/<task_id>`.", computed=True),
         "org_name": Attribute(STRING, "The organization the task belongs to.", required=True),
         "task_id": Attribute(STRING, "The task's identifier.", required=True),
-        **{
-            field.attribute: Attribute(field.type, field.description, computed=True)
-            for field in TASK_FIELDS
-            if field.attribute != "task_id"
-        },
+        **READ_ONLY_TASK_ATTRIBUTES,
     },
 )
 
@@ -38,8 +57,6 @@ class AgentsTaskDataSource(DataSource):
     schema = SCHEMA
 
     def read(self, client: CloudClient, config: State, diagnostics: Diagnostics) -> State | None:
-        from terraform_provider_pulumiservice.cloud.errors import CloudError, NotFoundError
-
         org, task_id = config["org_name"], config["task_id"]
         try:
             task = client.get_task(org, task_id)
@@ -53,7 +70,12 @@ class AgentsTaskDataSource(DataSource):
         except CloudError as error:
             diagnostics.error("Could not read the agent task", str(error))
             return None
-        state = {**config, **attributes_from_task(task)}
-        state["task_id"] = task_id
-        state["id"] = task_id_of(org, task_id)
-        return state
+        mismatch = identity_mismatch(task, task_id)
+        if mismatch is not None:
+            diagnostics.error(
+                "Pulumi Cloud answered about another task",
+                f"Reading task {task_id}: Pulumi Cloud {mismatch}.",
+                AttributePath.root("task_id"),
+            )
+            return None
+        return {**config, **attributes_from_task(task), "id": resource_id(org, task_id)}

@@ -49,6 +49,8 @@ class AttributePath:
                 text += f".{step.name}" if text else step.name
             elif isinstance(step, IndexStep):
                 text += f"[{step.index}]"
+            elif step.key.isidentifier():
+                text += f".{step.key}"
             else:
                 text += f'["{step.key}"]'
         return text

@@ -45,6 +45,11 @@ class Resource(ABC):
     @abstractmethod
     def delete(self, client: Any, prior: State, diagnostics: Diagnostics) -> None: ...
 
+    def upgrade_state(self, version: int, stored: dict[str, Any]) -> dict[str, Any]:
+        """Rewrites the JSON attributes of state written under schema `version` (older than the
+        current one) into the current version's shape. Attributes it leaves out start null."""
+        return stored
+
     def import_state(self, client: Any, import_id: str, diagnostics: Diagnostics) -> State | None:
         diagnostics.error("Import not supported", f"{self.type_name} cannot be imported.")
         return None

@@ -1,10 +1,18 @@
-"""Attribute validators. They only ever see known, non-null values."""
+"""Attribute validators.
+
+The validation pass (`protocol.validate`) hands a validator only values that are neither null
+nor unknown; a validator of a collection (`Each`) must itself skip elements that are unknown or
+null, because a list can be known while some of its elements are not. Unknown is never an error:
+Terraform validates again once the value is known.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from terraform_provider_pulumiservice.cty import Unknown
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
 from terraform_provider_pulumiservice.framework.path import AttributePath
 
@@ -27,7 +35,7 @@ class OneOf:
         return "One of " + ", ".join(f"`{value}`" for value in self.allowed) + "."
 
     def validate(self, value: Any, path: AttributePath, diagnostics: Diagnostics) -> None:
-        if value not in self.allowed:
+        if isinstance(value, str) and value not in self.allowed:
             diagnostics.error(
                 "Invalid attribute value",
                 f'`{path}` must be one of: {", ".join(self.allowed)}; got "{value}".',
@@ -54,3 +62,119 @@ class LengthBetween:
                 "(ignoring surrounding whitespace).",
                 path,
             )
+
+
+@dataclass(frozen=True)
+class NotBlank:
+    """A string that is not empty or only whitespace."""
+
+    what: str = "The value"
+
+    @property
+    def description(self) -> str:
+        return "Not empty."
+
+    def validate(self, value: Any, path: AttributePath, diagnostics: Diagnostics) -> None:
+        if isinstance(value, str) and not value.strip():
+            diagnostics.error("Invalid attribute value", f"`{path}` must not be empty.", path)
+
+
+@dataclass(frozen=True)
+class MaxBytes:
+    """A string whose UTF-8 encoding is at most `limit` bytes.
+
+    Terraform passes a resource's whole state in one gRPC message, which it caps; a value close
+    to that cap would be accepted once and then break every later plan.
+    """
+
+    limit: int
+    reason: str
+
+    @property
+    def description(self) -> str:
+        return f"At most {self.limit:,} bytes."
+
+    def validate(self, value: Any, path: AttributePath, diagnostics: Diagnostics) -> None:
+        if isinstance(value, str):
+            size = len(value.encode("utf-8", "surrogatepass"))
+            if size > self.limit:
+                diagnostics.error(
+                    "Value too large",
+                    f"`{path}` is {size:,} bytes; the limit is {self.limit:,} bytes "
+                    f"({self.reason}).",
+                    path,
+                )
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in a Go duration string (`"30m"`, `"1h30m"`, `"90s"`), or None if invalid."""
+    if not text or text in ("+", "-"):
+        return None
+    body = text[1:] if text[0] in "+-" else text
+    if body == "0":
+        return 0.0
+    position, total = 0, 0.0
+    while position < len(body):
+        match = _DURATION_PART.match(body, position)
+        if match is None:
+            return None
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        position = match.end()
+    if position == 0:
+        return None
+    return -total if text[0] == "-" else total
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A positive Go duration string such as `"30m"` or `"1h30m"`."""
+
+    @property
+    def description(self) -> str:
+        return 'A duration such as `"30m"`, `"1h"` or `"90s"`.'
+
+    def validate(self, value: Any, path: AttributePath, diagnostics: Diagnostics) -> None:
+        if not isinstance(value, str):
+            return
+        seconds = parse_duration(value)
+        if seconds is None or seconds <= 0:
+            diagnostics.error(
+                "Invalid duration",
+                f'`{path}` must be a positive duration such as "30m", "1h30m" or "90s" '
+                f'(units h, m, s, ms); got "{value}".',
+                path,
+            )
+
+
+@dataclass(frozen=True)
+class Each:
+    """Applies `validator` to every known, non-null element of a list."""
+
+    validator: Validator
+
+    @property
+    def description(self) -> str:
+        return f"Each element: {self.validator.description}"
+
+    def validate(self, value: Any, path: AttributePath, diagnostics: Diagnostics) -> None:
+        if not isinstance(value, list):
+            return
+        for index, element in enumerate(value):
+            if element is None:
+                diagnostics.error(
+                    "Invalid list element", f"`{path}` must not hold null.", path.index(index)
+                )
+            elif not isinstance(element, Unknown):
+                self.validator.validate(element, path.index(index), diagnostics)

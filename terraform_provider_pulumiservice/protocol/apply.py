@@ -42,7 +42,9 @@ def apply_resource_change(
             new_state=encode_value(prior, type_), diagnostics=diagnostics_to_proto(diagnostics)
         )
     private = request.planned_private
-    if planned is None:
+    if planned is None and prior is None:
+        new_state = None  # nothing existed and nothing is planned: nothing to do
+    elif planned is None:
         resource.delete(client, prior, diagnostics)
         # A failed delete keeps the object in state so nothing is forgotten.
         new_state = prior if diagnostics.has_errors() else None

@@ -26,7 +26,7 @@ from terraform_provider_pulumiservice.framework.path import (
     IndexStep,
     KeyStep,
 )
-from terraform_provider_pulumiservice.framework.schema import Schema
+from terraform_provider_pulumiservice.framework.schema import Attribute, Nesting, Schema
 
 _NULL_MSGPACK = b"\xc0"
 
@@ -108,24 +108,58 @@ def diagnostics_to_proto(diagnostics: Diagnostics) -> list[pb.Diagnostic]:
     return converted
 
 
-def schema_to_proto(schema: Schema) -> pb.Schema:
-    attributes = [
-        pb.Schema.Attribute(
-            name=name,
-            type=type_json_bytes(attribute.type),
-            description=attribute.description,
-            description_kind=pb.MARKDOWN,
-            required=attribute.required,
-            optional=attribute.optional,
-            computed=attribute.computed,
-            sensitive=attribute.sensitive,
+def _attribute_to_proto(name: str, attribute: Attribute) -> pb.Schema.Attribute:
+    message = pb.Schema.Attribute(
+        name=name,
+        description=attribute.description,
+        description_kind=pb.MARKDOWN,
+        required=attribute.required,
+        optional=attribute.optional,
+        computed=attribute.computed,
+        sensitive=attribute.sensitive,
+    )
+    if attribute.nested is None:
+        message.type = type_json_bytes(attribute.type)
+    else:
+        message.nested_type.CopyFrom(
+            pb.Schema.Object(
+                attributes=[
+                    _attribute_to_proto(member, nested)
+                    for member, nested in sorted(attribute.nested.attributes.items())
+                ],
+                nesting=(
+                    pb.Schema.Object.LIST
+                    if attribute.nested.nesting is Nesting.LIST
+                    else pb.Schema.Object.SINGLE
+                ),
+            )
         )
-        for name, attribute in sorted(schema.attributes.items())
-    ]
+    return message
+
+
+def schema_to_proto(schema: Schema) -> pb.Schema:
     return pb.Schema(
         version=schema.version,
         block=pb.Schema.Block(
-            attributes=attributes,
+            attributes=[
+                _attribute_to_proto(name, attribute)
+                for name, attribute in sorted(schema.attributes.items())
+            ],
+            block_types=[
+                pb.Schema.NestedBlock(
+                    type_name=name,
+                    block=pb.Schema.Block(
+                        attributes=[
+                            _attribute_to_proto(member, attribute)
+                            for member, attribute in sorted(block.attributes.items())
+                        ],
+                        description=block.description,
+                        description_kind=pb.MARKDOWN,
+                    ),
+                    nesting=pb.Schema.NestedBlock.SINGLE,
+                )
+                for name, block in sorted(schema.blocks.items())
+            ],
             description=schema.description,
             description_kind=pb.MARKDOWN,
         ),

@@ -2,200 +2,97 @@
 
 Create POSTs the first user message and reads the task back; the API has no DELETE, so destroy
 cancels a running task and forgets it. Plan behaviour (what replaces, what stays known) is
-declared on the attributes below, not coded into the operations.
+declared on the attributes, which are derived from the field table in `agents.fields`; the
+operations below only talk to the API.
+
+Identity is what the provider asked for: the task id comes from the create response, from a
+configured `task_id`, or from prior state, never from the body of a later response.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from terraform_provider_pulumiservice.cty import (
-    BOOL,
-    DYNAMIC,
-    STRING,
-    List,
-    Map,
-    Object,
-    TypedValue,
-    Unknown,
-    is_wholly_known,
-    typed_value_to_plain,
+from terraform_provider_pulumiservice.agents.fields import (
+    TASK_FIELDS,
+    Direction,
+    TaskField,
 )
+from terraform_provider_pulumiservice.agents.mapping import (
+    attributes_from_task,
+    create_body,
+    identity_mismatch,
+    merge_known,
+    parse_import_id,
+    patch_body,
+    resource_id,
+    unknowns_to_null,
+)
+from terraform_provider_pulumiservice.agents.state_v0 import upgrade_v0_attributes
+from terraform_provider_pulumiservice.agents.validators import EntityMembers
+from terraform_provider_pulumiservice.cloud.errors import ApiError, CloudError, NotFoundError
+from terraform_provider_pulumiservice.cty import STRING
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
 from terraform_provider_pulumiservice.framework.path import AttributePath
 from terraform_provider_pulumiservice.framework.planmodifiers import (
+    PlanModifier,
     RequiresReplace,
     UseStateForUnknown,
 )
 from terraform_provider_pulumiservice.framework.resource import Resource, State
-from terraform_provider_pulumiservice.framework.schema import Attribute, Schema
-from terraform_provider_pulumiservice.framework.validators import LengthBetween, OneOf, Validator
-from terraform_provider_pulumiservice.resources.agents_task_model import (
-    APPROVAL_MODES,
-    FIELD_BY_ATTRIBUTE,
-    PERMISSION_MODES,
-    SOURCES,
-    TOOL_EXECUTION_MODES,
-    attributes_from_task,
-    parse_import_id,
-    task_id_of,
+from terraform_provider_pulumiservice.framework.schema import (
+    Attribute,
+    NestedAttributes,
+    Schema,
+    nested_attribute,
 )
+from terraform_provider_pulumiservice.framework.validators import Validator
 
 if TYPE_CHECKING:
     from terraform_provider_pulumiservice.cloud.client import CloudClient
 
+logger = logging.getLogger(__name__)
+
 TYPE_NAME = "pulumiservice_api_agents_task"
-
-# Inputs the API only accepts when the task is created.
-CREATE_ONLY_INPUTS = (
-    "message",
-    "plan_mode",
-    "source",
-    "tool_execution_mode",
-    "cli_integrations",
-    "enabled_integrations",
-)
-# Inputs PATCH /tasks/{taskID} changes in place, with their API names.
-UPDATABLE_INPUTS = {
-    "approval_mode": "approvalMode",
-    "permission_mode": "permissionMode",
-    "is_shared": "isShared",
-    "name": "name",
-}
+SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True)
-class MessageValidator:
-    """`message` is a string, or an object with a non-empty `content` and type `user_message`."""
-
-    @property
-    def description(self) -> str:
-        return "A string, or an object with a non-empty `content`."
-
-    def validate(self, value: Any, path: AttributePath, diagnostics: Diagnostics) -> None:
-        if not isinstance(value, TypedValue):
-            return
-        if value.type == STRING:
-            if isinstance(value.value, str) and not value.value.strip():
-                diagnostics.error("Invalid message", "`message` must not be empty.", path)
-            return
-        if not isinstance(value.type, Object | Map) or not isinstance(value.value, dict):
-            diagnostics.error(
-                "Invalid message",
-                '`message` must be a string or an object such as `{ content = "..." }`.',
-                path,
-            )
-            return
-        fields = value.value
-        content = fields.get("content")
-        # Key steps (not attribute steps) let Terraform find the line inside an object literal.
-        content_path = path.key("content")
-        if isinstance(content, Unknown):
-            pass
-        elif not isinstance(content, str) or not content.strip():
-            diagnostics.error(
-                "Invalid message",
-                "`message.content` is required and must be a non-empty string: the instruction "
-                "for the agent.",
-                content_path,
-            )
-        message_type = fields.get("type")
-        if (
-            message_type is not None
-            and not isinstance(message_type, Unknown)
-            and (message_type != "user_message")
-        ):
-            type_path = path.key("type")
-            diagnostics.error(
-                "Invalid message type",
-                f'`message.type` must be "user_message" (the first event of a task); got '
-                f'"{message_type}".',
-                type_path,
-            )
+def _plan_modifiers(field: TaskField) -> tuple[PlanModifier, ...]:
+    if field.direction is Direction.CREATE_ONLY:
+        # A create-only input the API reports back is computed too: keep the reported value
+        # when the configuration leaves it out.
+        return (UseStateForUnknown(), RequiresReplace()) if field.reported else (RequiresReplace(),)
+    if field.direction is Direction.UPDATABLE or field.stable:
+        return (UseStateForUnknown(),)
+    return ()
 
 
-@dataclass(frozen=True)
-class IntegrationListValidator:
-    """Entries of `cli_integrations` / `enabled_integrations`."""
-
-    required_keys: tuple[str, ...]
-    bare_string_key: str | None = None
-
-    @property
-    def description(self) -> str:
-        keys = ", ".join(f"`{k}`" for k in self.required_keys)
-        return f"Each entry is an object with {keys}."
-
-    def validate(self, value: Any, path: AttributePath, diagnostics: Diagnostics) -> None:
-        if not isinstance(value, list):
-            return
-        for index, entry in enumerate(value):
-            entry_path = path.index(index)
-            if isinstance(entry, Unknown) or entry is None:
-                if entry is None:
-                    diagnostics.error(
-                        "Invalid integration entry", "Entries must not be null.", entry_path
-                    )
-                continue
-            if not isinstance(entry, TypedValue) or isinstance(entry.value, Unknown):
-                continue
-            if entry.type == STRING and self.bare_string_key is not None:
-                if not entry.value:
-                    diagnostics.error(
-                        "Invalid integration entry",
-                        "An integration id must not be empty.",
-                        entry_path,
-                    )
-                continue
-            if not isinstance(entry.type, Object | Map) or not isinstance(entry.value, dict):
-                shape = "{ " + ", ".join(f'{k} = "..."' for k in self.required_keys) + " }"
-                diagnostics.error(
-                    "Invalid integration entry",
-                    f"Each entry must be an object like `{shape}`.",
-                    entry_path,
-                )
-                continue
-            for key in self.required_keys:
-                item = entry.value.get(key)
-                key_path = entry_path.key(key)
-                if isinstance(item, Unknown):
-                    continue
-                if not isinstance(item, str) or not item:
-                    diagnostics.error(
-                        "Invalid integration entry",
-                        f"`{key}` is required in every entry of `{path}`.",
-                        key_path if key in entry.value else entry_path,
-                    )
+def _extra_validators(field: TaskField) -> tuple[Validator, ...]:
+    return (EntityMembers(),) if field.attribute == "context_entities" else ()
 
 
-def _output(attribute: str, *, stable: bool) -> Attribute:
-    field = FIELD_BY_ATTRIBUTE[attribute]
-    return Attribute(
-        field.type,
-        field.description,
-        computed=True,
-        plan_modifiers=(UseStateForUnknown(),) if stable else (),
-    )
-
-
-def _create_only_setting(
-    attribute: str, description: str, validators: tuple[Validator, ...] = ()
-) -> Attribute:
-    """A setting sent only at creation that the API also reports back (so it is computed too)."""
-    return Attribute(
-        FIELD_BY_ATTRIBUTE[attribute].type,
-        description,
-        optional=True,
-        computed=True,
-        plan_modifiers=(UseStateForUnknown(), RequiresReplace()),
-        validators=validators,
-    )
+def attribute_for(field: TaskField) -> Attribute:
+    """The resource attribute of one task field, from its direction."""
+    is_input = field.direction is not Direction.COMPUTED
+    flags: dict[str, Any] = {
+        "optional": is_input,
+        # Inputs the API reports back are computed as well: left out, they show what it chose.
+        "computed": not is_input or field.reported,
+        "plan_modifiers": _plan_modifiers(field),
+        "validators": field.validators + _extra_validators(field),
+    }
+    if isinstance(field.type, NestedAttributes):
+        return nested_attribute(
+            field.type.nesting, field.type.attributes, field.description, **flags
+        )
+    return Attribute(field.type, field.description, **flags)
 
 
 SCHEMA = Schema(
+    version=SCHEMA_VERSION,
     description=(
         "An agent task in Pulumi Cloud (Pulumi Neo): the agent is asked to do something in an "
         "organization. Creating the resource starts the task with `message`. Changing "
@@ -218,68 +115,6 @@ SCHEMA = Schema(
             required=True,
             plan_modifiers=(RequiresReplace(),),
         ),
-        "message": Attribute(
-            DYNAMIC,
-            "The first user message: a string (the instruction), or an object with `content` "
-            "(required), and optionally `type` (must be `user_message`; the default), "
-            "`timestamp` (RFC 3339; defaults to the time of creation) and `commands`. Changing "
-            "it starts a new task. Not returned by the API: kept as written.",
-            optional=True,
-            plan_modifiers=(RequiresReplace(),),
-            validators=(MessageValidator(),),
-        ),
-        "approval_mode": Attribute(
-            STRING,
-            "Approval mode: `manual`, `auto` or `balanced`. Defaults to the organization's "
-            "default. Updated in place.",
-            optional=True,
-            computed=True,
-            plan_modifiers=(UseStateForUnknown(),),
-            validators=(OneOf(APPROVAL_MODES),),
-        ),
-        "permission_mode": Attribute(
-            STRING,
-            "Permission scope: `default` (the creating user's permissions) or `read-only`. "
-            "Updated in place.",
-            optional=True,
-            computed=True,
-            plan_modifiers=(UseStateForUnknown(),),
-            validators=(OneOf(PERMISSION_MODES),),
-        ),
-        "plan_mode": _create_only_setting(
-            "plan_mode", "Whether the task runs in plan mode. Changing it starts a new task."
-        ),
-        "source": _create_only_setting(
-            "source",
-            "What started the task: `api` (default), `console`, `cli`, `slack`, `schedule`, "
-            "`github` or `code-review`. Changing it starts a new task.",
-            (OneOf(SOURCES),),
-        ),
-        "tool_execution_mode": _create_only_setting(
-            "tool_execution_mode",
-            "Where the agent's tools run: `cloud` (default), `cli` or `worker`. Changing it "
-            "starts a new task.",
-            (OneOf(TOOL_EXECUTION_MODES),),
-        ),
-        "cli_integrations": Attribute(
-            List(DYNAMIC),
-            'CLI integrations to enable, as objects `{ catalogId = "aws", name = "default" }`. '
-            "Null enables every CLI integration connected to the organization; `[]` enables "
-            "none. Changing it starts a new task. Not returned by the API: kept as written.",
-            optional=True,
-            plan_modifiers=(RequiresReplace(),),
-            validators=(IntegrationListValidator(("catalogId", "name")),),
-        ),
-        "enabled_integrations": Attribute(
-            List(DYNAMIC),
-            'Integrations whose credentials the task may use, as objects `{ id = "datadog" }` '
-            "(a bare string is taken as the id). Null inherits every integration enabled for the "
-            "organization; `[]` enables none. Changing it starts a new task. Not returned by the "
-            "API: kept as written.",
-            optional=True,
-            plan_modifiers=(RequiresReplace(),),
-            validators=(IntegrationListValidator(("id",), bare_string_key="id"),),
-        ),
         "task_id": Attribute(
             STRING,
             "The task's identifier. Computed when omitted; when set, the resource adopts that "
@@ -288,154 +123,105 @@ SCHEMA = Schema(
             computed=True,
             plan_modifiers=(UseStateForUnknown(), RequiresReplace()),
         ),
-        "is_shared": Attribute(
-            BOOL,
-            "Whether the task is shared with the organization's members. Updated in place.",
-            optional=True,
-            computed=True,
-            plan_modifiers=(UseStateForUnknown(),),
-        ),
-        "name": Attribute(
-            STRING,
-            "Display name of the task (1 to 255 characters). Generated from the first message "
-            "unless set. Updated in place.",
-            optional=True,
-            computed=True,
-            plan_modifiers=(UseStateForUnknown(),),
-            validators=(LengthBetween(1, 255),),
-        ),
-        "created_at": _output("created_at", stable=True),
-        "created_by": _output("created_by", stable=True),
-        "task_type": _output("task_type", stable=True),
-        "async_trigger_type": _output("async_trigger_type", stable=True),
-        "source_automation_id": _output("source_automation_id", stable=True),
-        "entities": _output("entities", stable=False),
-        "shared_at": _output("shared_at", stable=False),
-        "status": _output("status", stable=False),
-        "tokens_used": _output("tokens_used", stable=False),
-        "context_compaction_threshold_percent": _output(
-            "context_compaction_threshold_percent", stable=False
-        ),
-        "context_used_tokens": _output("context_used_tokens", stable=False),
-        "context_window_tokens": _output("context_window_tokens", stable=False),
-        "last_heartbeat": _output("last_heartbeat", stable=False),
-        "runtime_phase": _output("runtime_phase", stable=False),
+        **{field.attribute: attribute_for(field) for field in TASK_FIELDS},
     },
 )
 
-# Attributes whose state value is what the user wrote, because the API does not return them.
-KEPT_FROM_STATE = ("org_name", "message", "cli_integrations", "enabled_integrations")
+CREATE_ONLY_INPUTS = tuple(
+    field.attribute for field in TASK_FIELDS if field.direction is Direction.CREATE_ONLY
+)
+# Attributes the API does not return, whose state value is what the user wrote.
+KEPT_AS_WRITTEN = ("org_name",) + tuple(f.attribute for f in TASK_FIELDS if not f.reported)
 
 
-def create_request_body(planned: Mapping[str, Any], now: datetime.datetime) -> dict[str, Any]:
-    """The POST body: only the inputs that are set, in the API's camelCase."""
-    body: dict[str, Any] = {}
-    message = planned.get("message")
-    if isinstance(message, TypedValue) and message.value is not None:
-        plain = typed_value_to_plain(message)
-        event = {"content": plain} if isinstance(plain, str) else dict(plain)
-        event = {k: v for k, v in event.items() if v is not None}
-        event.setdefault("type", "user_message")
-        event.setdefault("timestamp", now.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        body["message"] = event
-    for attribute, api_name in (
-        ("approval_mode", "approvalMode"),
-        ("permission_mode", "permissionMode"),
-        ("plan_mode", "planMode"),
-        ("source", "source"),
-        ("tool_execution_mode", "toolExecutionMode"),
-    ):
-        value = planned.get(attribute)
-        if value is not None and not isinstance(value, Unknown):
-            body[api_name] = value
-    cli = planned.get("cli_integrations")
-    if isinstance(cli, list):
-        body["cliIntegrations"] = [typed_value_to_plain(entry) for entry in cli]
-    enabled = planned.get("enabled_integrations")
-    if isinstance(enabled, list):
-        entries = [typed_value_to_plain(entry) for entry in enabled]
-        body["enabledIntegrations"] = [
-            {"id": entry} if isinstance(entry, str) else entry for entry in entries
-        ]
-    return body
+def _created_state(planned: State, org: str, task_id: str) -> State:
+    """What state holds for a created task when a later step failed: the id and the inputs."""
+    return unknowns_to_null({**planned, "task_id": task_id, "id": resource_id(org, task_id)})
 
 
-def merge_planned_with_task(planned: State, task: Mapping[str, Any]) -> State:
-    """Known planned values stand (Terraform requires it); unknown ones come from the API."""
-    from_api = attributes_from_task(task)
-    state = dict(planned)
-    for name, value in state.items():
-        if not is_wholly_known(value):
-            state[name] = from_api.get(name)
-    state["id"] = task_id_of(state["org_name"], from_api["task_id"])
-    return state
-
-
-def refresh_from_task(state: State, task: Mapping[str, Any]) -> State:
-    """Refresh: everything the API returns is taken from it; the rest is kept."""
-    refreshed = dict(state)
-    refreshed.update(attributes_from_task(task))
-    refreshed["id"] = task_id_of(state["org_name"], refreshed["task_id"])
-    return refreshed
-
-
-def nulled_unknowns(state: State) -> State:
-    return {name: (None if not is_wholly_known(value) else value) for name, value in state.items()}
+def _identity_error(diagnostics: Diagnostics, mismatch: str, action: str) -> None:
+    diagnostics.error(
+        "Pulumi Cloud answered about another task",
+        f"While {action}, Pulumi Cloud {mismatch}. The provider keeps the task id it asked "
+        "for; if this persists, report it with the request id from the provider log "
+        "(TF_LOG_PROVIDER=DEBUG).",
+    )
 
 
 class AgentsTaskResource(Resource):
     type_name = TYPE_NAME
     schema = SCHEMA
 
-    def create(self, client: CloudClient, planned: State, diagnostics: Diagnostics) -> State | None:
-        from terraform_provider_pulumiservice.cloud.errors import CloudError, NotFoundError
+    def validate_config(self, config: State, diagnostics: Diagnostics) -> None:
+        # `message` is what a new task starts from; only adopting a task can do without it.
+        if config.get("message") is None and config.get("task_id") is None:
+            diagnostics.error(
+                "Missing message",
+                "`message` is required: it is the instruction the agent starts the task with. "
+                "(Only a resource that adopts an existing task with `task_id` may leave it out.)",
+                AttributePath.root("message"),
+            )
 
+    # --- create ----------------------------------------------------------------------------
+
+    def create(self, client: CloudClient, planned: State, diagnostics: Diagnostics) -> State | None:
         org = planned["org_name"]
         adopted_id = planned.get("task_id")
         if isinstance(adopted_id, str):
             return self._adopt(client, planned, adopted_id, diagnostics)
-        body = create_request_body(planned, datetime.datetime.now(datetime.UTC))
+        body = create_body(planned, datetime.datetime.now(datetime.UTC))
         try:
             task_id = client.create_task(org, body)
         except CloudError as error:
             diagnostics.error("Could not create the agent task", str(error))
             return None
-        created = nulled_unknowns({**planned, "task_id": task_id, "id": task_id_of(org, task_id)})
+        created = _created_state(planned, org, task_id)
+        # From here on the task exists: whatever happens, its id must reach state.
+        return _guarded_after_create(
+            created, diagnostics, lambda: self._finish_create(client, planned, created, diagnostics)
+        )
+
+    def _finish_create(
+        self, client: CloudClient, planned: State, created: State, diagnostics: Diagnostics
+    ) -> State:
+        org, task_id = created["org_name"], created["task_id"]
         try:
             task = client.get_task(org, task_id)
-        except NotFoundError as error:
-            diagnostics.error(
-                "The created agent task could not be read back",
-                f"Pulumi Cloud created task {task_id} but then answered 404 when reading it: "
-                f"{error}. The task is recorded in state (tainted); the next apply replaces it.",
-            )
-            return created
         except CloudError as error:
             diagnostics.error(
                 "The created agent task could not be read back",
-                f"Task {task_id} was created, but reading it failed: {error}. It is recorded "
-                "in state as tainted so it is not lost; run `terraform apply` again.",
+                f"Pulumi Cloud created task {task_id}, but reading it back failed. {error} "
+                f"{_TAINTED}",
             )
             return created
-        # `name` and `is_shared` are not create inputs: a configured value is set right after.
-        patch = self._patch_body(planned, attributes_from_task(task))
+        mismatch = identity_mismatch(task, task_id)
+        if mismatch is not None:
+            _identity_error(diagnostics, mismatch, f"reading back the created task {task_id}")
+            diagnostics.error("The created agent task could not be read back", _TAINTED)
+            return created
+        # `name` and `is_shared` are not create inputs: configured values are set right after.
+        patch = patch_body(planned, attributes_from_task(task))
         if patch:
             try:
-                task = client.update_task(org, task_id, patch) or task
+                task = _patched(client, org, task_id, patch)
             except CloudError as error:
                 diagnostics.error(
                     "The created agent task could not be renamed or shared",
-                    f"Task {task_id} was created, but setting {', '.join(sorted(patch))} failed: "
-                    f"{error}. It is recorded in state as tainted so it is not lost.",
+                    f"Task {task_id} was created, but setting {', '.join(sorted(patch))} "
+                    f"failed. {error} {_TAINTED}",
                 )
                 return created
-        return merge_planned_with_task(planned, task)
+        return self._state_from_task(planned, task, org, task_id)
+
+    @staticmethod
+    def _state_from_task(planned: State, task: Mapping[str, Any], org: str, task_id: str) -> State:
+        state = merge_known(planned, attributes_from_task(task))
+        state["task_id"], state["id"] = task_id, resource_id(org, task_id)
+        return state
 
     def _adopt(
         self, client: CloudClient, planned: State, task_id: str, diagnostics: Diagnostics
     ) -> State | None:
-        from terraform_provider_pulumiservice.cloud.errors import CloudError, NotFoundError
-
         org = planned["org_name"]
         try:
             task = client.get_task(org, task_id)
@@ -451,6 +237,10 @@ class AgentsTaskResource(Resource):
                 "Could not read the agent task to adopt", str(error), AttributePath.root("task_id")
             )
             return None
+        mismatch = identity_mismatch(task, task_id)
+        if mismatch is not None:
+            _identity_error(diagnostics, mismatch, f"reading task {task_id} to adopt it")
+            return None
         ignored = [name for name in CREATE_ONLY_INPUTS if planned.get(name) is not None]
         if ignored:
             diagnostics.warning(
@@ -459,31 +249,18 @@ class AgentsTaskResource(Resource):
                 f"{', '.join('`' + n + '`' for n in ignored)} were not sent to Pulumi Cloud; "
                 "they only apply when Terraform creates a task.",
             )
-        patch = self._patch_body(planned, attributes_from_task(task))
+        patch = patch_body(planned, attributes_from_task(task))
         if patch:
             try:
-                task = client.update_task(org, task_id, patch)
+                task = _patched(client, org, task_id, patch)
             except CloudError as error:
                 diagnostics.error("Could not update the adopted agent task", str(error))
-                return nulled_unknowns(
-                    {**planned, "task_id": task_id, "id": task_id_of(org, task_id)}
-                )
-        return merge_planned_with_task(planned, task)
+                return _created_state(planned, org, task_id)
+        return self._state_from_task(planned, task, org, task_id)
 
-    @staticmethod
-    def _patch_body(planned: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        for attribute, api_name in UPDATABLE_INPUTS.items():
-            value = planned.get(attribute)
-            if value is None or isinstance(value, Unknown):
-                continue
-            if value != current.get(attribute):
-                body[api_name] = value
-        return body
+    # --- read, update, delete, import ------------------------------------------------------
 
     def read(self, client: CloudClient, state: State, diagnostics: Diagnostics) -> State | None:
-        from terraform_provider_pulumiservice.cloud.errors import CloudError, NotFoundError
-
         org, task_id = state.get("org_name"), state.get("task_id")
         if not isinstance(org, str) or not isinstance(task_id, str):
             return state
@@ -494,14 +271,16 @@ class AgentsTaskResource(Resource):
         except CloudError as error:
             diagnostics.error("Could not read the agent task", str(error))
             return state
-        return refresh_from_task(state, task)
+        mismatch = identity_mismatch(task, task_id)
+        if mismatch is not None:
+            _identity_error(diagnostics, mismatch, f"refreshing task {task_id}")
+            return state
+        return {**state, **attributes_from_task(task), "id": resource_id(org, task_id)}
 
     def update(
         self, client: CloudClient, prior: State, planned: State, diagnostics: Diagnostics
     ) -> State:
-        from terraform_provider_pulumiservice.cloud.errors import CloudError
-
-        org, task_id = prior["org_name"], prior["task_id"]
+        org, task_id = prior.get("org_name"), prior.get("task_id")
         if not isinstance(org, str) or not isinstance(task_id, str):
             diagnostics.error(
                 "Cannot update an agent task without its id",
@@ -509,30 +288,20 @@ class AgentsTaskResource(Resource):
                 "and import the task (`terraform import ... <org_name>/<task_id>`).",
             )
             return prior
-        patch = self._patch_body(planned, prior)
+        patch = patch_body(planned, prior)
         try:
-            task = (
-                client.update_task(org, task_id, patch) if patch else client.get_task(org, task_id)
-            )
+            task = _patched(client, org, task_id, patch) if patch else client.get_task(org, task_id)
         except CloudError as error:
             diagnostics.error("Could not update the agent task", str(error))
             return prior
-        if not task:  # a PATCH answered without a body: read the task instead
-            try:
-                task = client.get_task(org, task_id)
-            except CloudError as error:
-                diagnostics.warning("Could not read the updated agent task", str(error))
-                return nulled_unknowns(planned)
-        return merge_planned_with_task(planned, task)
+        mismatch = identity_mismatch(task, task_id)
+        if mismatch is not None:
+            _identity_error(diagnostics, mismatch, f"updating task {task_id}")
+            return prior
+        return self._state_from_task(planned, task, org, task_id)
 
     def delete(self, client: CloudClient, prior: State, diagnostics: Diagnostics) -> None:
-        from terraform_provider_pulumiservice.cloud.errors import (
-            ApiError,
-            CloudError,
-            NotFoundError,
-        )
-
-        org, task_id = prior["org_name"], prior.get("task_id")
+        org, task_id = prior.get("org_name"), prior.get("task_id")
         if not isinstance(org, str) or not isinstance(task_id, str):
             return
         try:
@@ -550,8 +319,8 @@ class AgentsTaskResource(Resource):
             if error.status in (404, 409):
                 diagnostics.warning(
                     "The agent task was not cancelled",
-                    f"Cancelling task {task_id} answered {error.status}: {error.message}. It is "
-                    "removed from state.",
+                    f"Cancelling task {task_id} answered {error.status}: "
+                    f"{error.message.rstrip('.')}. It is removed from state.",
                 )
                 return
             diagnostics.error("Could not cancel the agent task", str(error))
@@ -561,8 +330,6 @@ class AgentsTaskResource(Resource):
     def import_state(
         self, client: CloudClient, import_id: str, diagnostics: Diagnostics
     ) -> State | None:
-        from terraform_provider_pulumiservice.cloud.errors import CloudError, NotFoundError
-
         parsed = parse_import_id(import_id)
         if parsed is None:
             diagnostics.error(
@@ -583,6 +350,44 @@ class AgentsTaskResource(Resource):
         except CloudError as error:
             diagnostics.error("Could not read the agent task to import", str(error))
             return None
-        state: State = {name: None for name in SCHEMA.attributes}
-        state["org_name"] = org
-        return refresh_from_task(state, task)
+        mismatch = identity_mismatch(task, task_id)
+        if mismatch is not None:
+            _identity_error(diagnostics, mismatch, f"importing task {task_id}")
+            return None
+        state: State = dict(SCHEMA.null_object())
+        state.update(attributes_from_task(task))
+        state["org_name"], state["task_id"] = org, task_id
+        state["id"] = resource_id(org, task_id)
+        return state
+
+    def upgrade_state(self, version: int, stored: dict[str, Any]) -> dict[str, Any]:
+        return upgrade_v0_attributes(stored) if version == 0 else stored
+
+
+_TAINTED = (
+    "The task is recorded in state as tainted so it is not lost: the next `terraform apply` "
+    "replaces it with a new task. To keep this task instead, run `terraform untaint <address>` "
+    "and apply again."
+)
+
+
+def _patched(client: CloudClient, org: str, task_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+    """PATCH, then the task as it is now: the reply's body, or a GET when the reply has none."""
+    task = client.update_task(org, task_id, patch)
+    return task if task else client.get_task(org, task_id)
+
+
+def _guarded_after_create(
+    created: State, diagnostics: Diagnostics, finish: Callable[[], State]
+) -> State:
+    """Runs the steps after a successful POST; an unexpected failure still returns `created`."""
+    try:
+        return finish()
+    except Exception as error:  # noqa: BLE001 - the created task must reach state regardless
+        logger.exception("finishing the create of task %s failed", created.get("task_id"))
+        diagnostics.error(
+            "The agent task was created, but finishing the create failed",
+            f"Task {created.get('task_id')} was created; then the provider failed unexpectedly "
+            f"({type(error).__name__}: {error}). {_TAINTED}",
+        )
+        return created

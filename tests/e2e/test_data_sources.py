@@ -18,7 +18,7 @@ data "pulumiservice_api_agents_task" "one" {{
   task_id  = "{task_id}"
 }}
 output "name" {{ value = data.pulumiservice_api_agents_task.one.name }}
-output "by" {{ value = data.pulumiservice_api_agents_task.one.created_by.githubLogin }}
+output "by" {{ value = data.pulumiservice_api_agents_task.one.created_by.github_login }}
 """
         }
     )

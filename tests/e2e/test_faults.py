@@ -33,7 +33,7 @@ def tasks_config(count: int = 1, approval_mode: str | None = None) -> str:
         f'resource "{RESOURCE_TYPE}" "task" {{\n'
         f"  count    = {count}\n"
         f'  org_name = "{ORG}"\n'
-        '  message  = { content = "fault test ${count.index}" }\n'
+        '  message  = "fault test ${count.index}"\n'
         f"{mode}"
         "}\n"
     )

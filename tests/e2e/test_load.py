@@ -23,7 +23,7 @@ def load_config(approval_mode: str) -> str:
         f"  count         = {COUNT}\n"
         f'  org_name      = "{ORG}"\n'
         f'  approval_mode = "{approval_mode}"\n'
-        '  message       = { content = "load task ${count.index}" }\n'
+        '  message       = "load task ${count.index}"\n'
         "}\n"
     )
 

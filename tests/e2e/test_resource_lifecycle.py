@@ -27,7 +27,7 @@ def task_config(body: str, name: str = "t") -> str:
 
 BASIC = """
   org_name        = "acme"
-  message         = { content = "Upgrade the staging stack" }
+  message         = "Upgrade the staging stack"
   approval_mode   = "manual"
   permission_mode = "read-only"
 """
@@ -70,9 +70,10 @@ def test_create_posts_once_then_plans_no_changes(
     values = resource_values(tf)
     assert values["id"] == f"acme/{values['task_id']}"
     assert values["status"] in ("running", "idle") and values["created_at"]
-    assert values["created_by"]["githubLogin"]
+    assert values["created_by"]["github_login"]
+    assert "email" not in values["created_by"]
     # State keeps what the user wrote: no type or timestamp added.
-    assert values["message"] == {"content": "Upgrade the staging stack"}
+    assert values["message"] == "Upgrade the staging stack"
 
     plan = tf.plan("-detailed-exitcode", check=False)
     assert plan.returncode == 0, plan.stdout + plan.stderr
@@ -89,7 +90,7 @@ def test_plain_string_message_and_integration_lists(
             "main.tf": task_config("""
   org_name             = "acme"
   message              = "Find unused stacks"
-  cli_integrations     = [{ catalogId = "aws", name = "default" }]
+  cli_integrations     = [{ catalog_id = "aws", name = "default" }]
   enabled_integrations = []
 """)
         }

@@ -12,20 +12,22 @@ CASES = {
     "permission_mode": ('permission_mode = "admin"', "must be one of: default, read-only"),
     "tool_execution_mode": ('tool_execution_mode = "laptop"', "must be one of: cloud, cli, worker"),
     "source": ('source = "fax"', "must be one of: api, console, cli, slack, schedule"),
-    "empty_content": ('message = { content = "" }', "`message.content` is required"),
-    "missing_content": ('message = { text = "hi" }', "`message.content` is required"),
-    "wrong_type": (
-        'message = { content = "hi", type = "agent_message" }',
-        '`message.type` must be "user_message"',
+    "empty_message": ('message = "  "', "`message` must not be empty"),
+    "cli_empty_name": (
+        'cli_integrations = [{ catalog_id = "aws", name = "" }]',
+        "`cli_integrations[0].name` must not be empty",
     ),
-    "message_list": ('message = ["a", "b"]', "must be a string or an object"),
-    "cli_missing_name": (
-        'cli_integrations = [{ catalogId = "aws" }]',
-        "`name` is required in every entry of `cli_integrations`",
+    "enabled_empty_id": (
+        'enabled_integrations = ["datadog", ""]',
+        "`enabled_integrations[1]` must not be empty",
     ),
-    "enabled_no_id": (
-        'enabled_integrations = [{ name = "datadog" }]',
-        "`id` is required in every entry of `enabled_integrations`",
+    "entity_missing_project": (
+        'context_entities = [{ type = "stack", name = "dev" }]',
+        "A `stack` entity needs `project`",
+    ),
+    "entity_type": (
+        'context_entities = [{ type = "planet", name = "mars" }]',
+        "must be one of: stack, repository, pull_request, policy_issue",
     ),
     "name_too_long": (f'name = "{"x" * 300}"', "between 1 and 255 characters"),
 }
@@ -58,7 +60,7 @@ def test_unknown_values_are_not_validation_errors(
         {
             "main.tf": task_config("""
   org_name      = "acme"
-  message       = { content = terraform_data.mode.output }
+  message       = terraform_data.mode.output
   approval_mode = terraform_data.mode.output == "x" ? "auto" : "manual"
 """)
             + """
@@ -78,7 +80,7 @@ def test_api_rejections_are_readable(tf: TerraformRunner, emulator: EmulatorHand
             "main.tf": task_config("""
   org_name         = "acme"
   message          = "Check the Azure subscription"
-  cli_integrations = [{ catalogId = "azure", name = "prod" }]
+  cli_integrations = [{ catalog_id = "azure", name = "prod" }]
 """)
         }
     )
@@ -109,3 +111,32 @@ def test_a_missing_token_names_both_ways_to_set_it(
     output = result.stdout + result.stderr
     assert result.returncode == 1
     assert "access_token" in output and "PULUMI_ACCESS_TOKEN" in output
+
+
+def test_a_missing_message_is_an_error_at_message(
+    tf: TerraformRunner, emulator: EmulatorHandle
+) -> None:
+    tf.write({"main.tf": task_config('  org_name = "acme"\n')})
+    result = tf.plan(check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "`message` is required" in " ".join(output.split())
+    assert emulator.requests() == []
+
+
+def test_a_cli_integration_without_name_is_refused_by_the_typed_schema(
+    tf: TerraformRunner, emulator: EmulatorHandle
+) -> None:
+    tf.write(
+        {
+            "main.tf": task_config(
+                '  org_name = "acme"\n  message = "hi"\n'
+                '  cli_integrations = [{ catalog_id = "aws" }]\n'
+            )
+        }
+    )
+    result = tf.plan(check=False)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 1
+    assert 'attribute "name" is required' in output
+    assert emulator.requests() == []

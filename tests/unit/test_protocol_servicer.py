@@ -9,10 +9,10 @@ import pytest
 
 from terraform_provider_pulumiservice._proto import tfplugin6_pb2 as pb
 from terraform_provider_pulumiservice.cty import (
+    DYNAMIC,
     UNKNOWN,
     decode_msgpack,
     encode_msgpack,
-    infer_typed_value,
     type_from_json_bytes,
 )
 from terraform_provider_pulumiservice.protocol.servicer import ProviderServicer
@@ -48,6 +48,7 @@ def test_schema_lists_every_attribute_with_flags(servicer: ProviderServicer) -> 
         "org_name",
         "approval_mode",
         "cli_integrations",
+        "context_entities",
         "enabled_integrations",
         "message",
         "permission_mode",
@@ -77,9 +78,15 @@ def test_schema_lists_every_attribute_with_flags(servicer: ProviderServicer) -> 
     }
     assert set(task) == inputs | outputs
     assert task["org_name"].required
-    assert json.loads(task["message"].type) == "dynamic"
-    assert json.loads(task["cli_integrations"].type) == ["list", "dynamic"]
-    assert json.loads(task["created_by"].type) == "dynamic"
+    assert json.loads(task["message"].type) == "string"
+    assert json.loads(task["enabled_integrations"].type) == ["list", "string"]
+    assert task["cli_integrations"].nested_type.nesting == pb.Schema.Object.LIST
+    assert {a.name for a in task["created_by"].nested_type.attributes} == {
+        "name",
+        "github_login",
+        "avatar_url",
+    }
+    assert response.resource_schemas[TYPE_NAME].version == 1
     assert all(a.description for a in task.values())
     for name in outputs - {"is_shared", "name"}:
         assert task[name].computed and not task[name].optional, name
@@ -88,11 +95,12 @@ def test_schema_lists_every_attribute_with_flags(servicer: ProviderServicer) -> 
         "pulumiservice_api_agents_tasks",
     }
     for attribute in task.values():
-        type_from_json_bytes(attribute.type)
+        if not attribute.HasField("nested_type"):
+            assert type_from_json_bytes(attribute.type) != DYNAMIC
 
 
 def test_validation_reports_paths_and_makes_no_client(servicer: ProviderServicer) -> None:
-    config = obj(org_name="acme", approval_mode="never", message=infer_typed_value({"content": ""}))
+    config = obj(org_name="acme", approval_mode="never", message=" ")
     response = servicer.ValidateResourceConfig(
         pb.ValidateResourceConfig.Request(type_name=TYPE_NAME, config=dv(config)), None
     )
@@ -100,7 +108,7 @@ def test_validation_reports_paths_and_makes_no_client(servicer: ProviderServicer
         [s.attribute_name or s.element_key_string for s in d.attribute.steps]
         for d in response.diagnostics
     ]
-    assert paths == [["message", "content"], ["approval_mode"]]
+    assert sorted(paths) == [["approval_mode"], ["message"]]
     assert servicer.session._client is None
 
 
@@ -125,7 +133,7 @@ def test_malformed_msgpack_is_a_diagnostic(servicer: ProviderServicer) -> None:
 
 
 def test_plan_create_marks_computed_unknown(servicer: ProviderServicer) -> None:
-    config = obj(org_name="acme", message=infer_typed_value("hello"))
+    config = obj(org_name="acme", message="hello")
     response = servicer.PlanResourceChange(
         pb.PlanResourceChange.Request(
             type_name=TYPE_NAME,
@@ -157,7 +165,9 @@ def test_configure_without_token_names_both_ways(
     assert "access_token" in detail and "PULUMI_ACCESS_TOKEN" in detail
 
 
-def test_upgrade_state_round_trips_json_state(servicer: ProviderServicer) -> None:
+def test_upgrade_state_turns_version_0_json_state_into_typed_values(
+    servicer: ProviderServicer,
+) -> None:
     state = {name: None for name in SCHEMA.attributes}
     state.update(
         {
@@ -179,7 +189,7 @@ def test_upgrade_state_round_trips_json_state(servicer: ProviderServicer) -> Non
     assert not response.diagnostics
     upgraded = decode_msgpack(response.upgraded_state.msgpack, TASK_TYPE)
     assert upgraded["tokens_used"] == 12 and upgraded["cli_integrations"] == []
-    assert upgraded["message"] == infer_typed_value({"content": "hi"})
+    assert upgraded["message"] == "hi"
 
 
 def test_stop_provider_answers(servicer: ProviderServicer) -> None:

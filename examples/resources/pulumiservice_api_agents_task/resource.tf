@@ -1,22 +1,23 @@
 # A task for the Pulumi Neo agent: it starts when created and can be shared or renamed later.
 resource "pulumiservice_api_agents_task" "upgrade_review" {
   org_name = "my-org"
-
-  message = {
-    content = "Which of our stacks still use Node.js 16 Lambda runtimes? Propose an upgrade plan."
-  }
+  message  = "Which of our stacks still use Node.js 16 Lambda runtimes? Propose an upgrade plan."
 
   approval_mode       = "manual"
   permission_mode     = "read-only"
   plan_mode           = true
   tool_execution_mode = "cloud"
   name                = "Lambda runtime review"
-}
 
-# The message may also be a plain string.
-resource "pulumiservice_api_agents_task" "short" {
-  org_name = "my-org"
-  message  = "Summarize last week's failed deployments."
+  # Context for the agent: the stacks and repositories the question is about.
+  context_entities = [
+    { type = "stack", name = "prod", project = "checkout" },
+    { type = "repository", org = "my-org", name = "checkout-service", forge = "github" },
+  ]
+
+  # Only these integrations; null inherits the organization's, [] enables none.
+  cli_integrations     = [{ catalog_id = "aws", name = "default" }]
+  enabled_integrations = ["datadog"]
 }
 
 output "upgrade_review_status" {
