@@ -107,7 +107,7 @@ def ours_block(count: int) -> str:
         'resource "pulumiservice_api_agents_task" "bench" {\n'
         f"  count    = {count}\n"
         f'  org_name = "{ORG}"\n'
-        '  message  = { content = "benchmark task ${count.index}" }\n'
+        '  message  = "benchmark task ${count.index}"\n'
         "}\n"
     )
 
