@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from terraform_provider_pulumiservice.cty import STRING, Unknown
 from terraform_provider_pulumiservice.data_sources.api_agents_task import AgentsTaskDataSource
+from terraform_provider_pulumiservice.data_sources.api_agents_task_events import (
+    AgentsTaskEventsDataSource,
+)
 from terraform_provider_pulumiservice.data_sources.api_agents_tasks import AgentsTasksDataSource
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
 from terraform_provider_pulumiservice.framework.path import AttributePath
@@ -17,6 +20,46 @@ from terraform_provider_pulumiservice.resources.api_agents_task import AgentsTas
 
 if TYPE_CHECKING:
     from terraform_provider_pulumiservice.cloud.client import CloudClient
+
+
+class _DurationSetting:
+    """A Go duration string of at least one second ("45s", "5m", "1m30s")."""
+
+    description = 'A duration such as "45s", "5m" or "1m30s" (at least 1s).'
+
+    def validate(self, value: Any, path: AttributePath, diagnostics: Diagnostics) -> None:
+        # Imported here: the settings module is only needed when a timeout is set.
+        from terraform_provider_pulumiservice.cloud.settings import parse_duration
+
+        if not isinstance(value, str) or not value.strip():
+            return
+        try:
+            seconds = parse_duration(value)
+        except ValueError as error:
+            diagnostics.error("Invalid duration", f"`{path}`: {error}", path)
+            return
+        if seconds < 1:
+            diagnostics.error(
+                "Invalid duration", f"`{path}` must be at least 1s; got {value.strip()!r}.", path
+            )
+
+
+class _ApiUrlSetting:
+    """An http(s) URL without credentials, query or fragment."""
+
+    description = "An http:// or https:// URL without user name, password, query or fragment."
+
+    def validate(self, value: Any, path: AttributePath, diagnostics: Diagnostics) -> None:
+        from terraform_provider_pulumiservice.cloud.errors import InvalidSettingsError
+        from terraform_provider_pulumiservice.cloud.settings import SOURCE_ARGUMENT, check_api_url
+
+        if not isinstance(value, str) or not value.strip():
+            return
+        try:
+            check_api_url(value, SOURCE_ARGUMENT)
+        except InvalidSettingsError as error:
+            diagnostics.error("Invalid Pulumi Cloud API URL", str(error), path)
+
 
 PROVIDER_SCHEMA = Schema(
     description="Manages Pulumi Cloud agent tasks (Pulumi Neo) through the Pulumi Cloud REST API.",
@@ -30,16 +73,36 @@ PROVIDER_SCHEMA = Schema(
         ),
         "api_url": Attribute(
             STRING,
-            "The Pulumi Cloud API's base URL. Defaults to the `PULUMI_BACKEND_URL` environment "
-            "variable, then `https://api.pulumi.com`.",
+            "The Pulumi Cloud API's base URL, optionally with a path prefix "
+            "(`https://host/prefix`). Defaults to the `PULUMI_BACKEND_URL` environment "
+            "variable, then `https://api.pulumi.com`. Must be http:// or https:// without a "
+            "user name, password, query or fragment; plain http:// to another machine gets a "
+            "warning, since the token would travel unencrypted.",
             optional=True,
+            validators=(_ApiUrlSetting(),),
+        ),
+        "request_timeout": Attribute(
+            STRING,
+            "The longest one API request may take, from connecting to the last byte of the "
+            'answer, as a duration such as `"45s"`. Defaults to `"30s"`.',
+            optional=True,
+            validators=(_DurationSetting(),),
+        ),
+        "operation_timeout": Attribute(
+            STRING,
+            "The longest one API operation may take, every retry and wait included (a whole "
+            'listing counts as one operation), as a duration such as `"5m"`. Defaults to '
+            '`"2m"`.',
+            optional=True,
+            validators=(_DurationSetting(),),
         ),
     },
 )
 
 RESOURCES: dict[str, Resource] = {r.type_name: r for r in (AgentsTaskResource(),)}
 DATA_SOURCES: dict[str, DataSource] = {
-    d.type_name: d for d in (AgentsTaskDataSource(), AgentsTasksDataSource())
+    d.type_name: d
+    for d in (AgentsTaskDataSource(), AgentsTasksDataSource(), AgentsTaskEventsDataSource())
 }
 
 
@@ -57,15 +120,21 @@ def data_source_named(type_name: str, diagnostics: Diagnostics) -> DataSource | 
     return data_source
 
 
+_SETTINGS = ("access_token", "api_url", "request_timeout", "operation_timeout")
+
+
 def configure_client(
     config: Mapping[str, Any], diagnostics: Diagnostics, environ: Mapping[str, str] | None = None
 ) -> CloudClient | None:
     """Builds the one pooled API client this provider instance uses."""
     from terraform_provider_pulumiservice import _version
     from terraform_provider_pulumiservice.cloud.client import CloudClient, resolve_settings
-    from terraform_provider_pulumiservice.cloud.errors import CloudError, MissingTokenError
+    from terraform_provider_pulumiservice.cloud.errors import (
+        InvalidSettingsError,
+        MissingTokenError,
+    )
 
-    for name in ("access_token", "api_url"):
+    for name in _SETTINGS:
         if isinstance(config.get(name), Unknown):
             diagnostics.error(
                 "Provider configuration is not known yet",
@@ -80,13 +149,30 @@ def configure_client(
             config.get("access_token"),
             os.environ if environ is None else environ,
             _version.VERSION,
+            request_timeout=config.get("request_timeout"),
+            operation_timeout=config.get("operation_timeout"),
         )
     except MissingTokenError as error:
         diagnostics.error(
             "Missing Pulumi Cloud access token", str(error), AttributePath.root("access_token")
         )
         return None
-    except CloudError as error:
-        diagnostics.error("Invalid Pulumi Cloud API URL", str(error), AttributePath.root("api_url"))
+    except InvalidSettingsError as error:
+        attribute = error.attribute
+        summary = (
+            "Invalid Pulumi Cloud API URL"
+            if attribute in (None, "api_url")
+            else "Invalid provider setting"
+        )
+        path = AttributePath.root(attribute) if attribute else None
+        diagnostics.error(summary, str(error), path)
         return None
+    warning = settings.cleartext_warning
+    if warning:
+        from_config = settings.url_source.endswith("`api_url` argument")
+        diagnostics.warning(
+            "Access token sent unencrypted",
+            warning,
+            AttributePath.root("api_url") if from_config else None,
+        )
     return CloudClient(settings)

@@ -28,6 +28,8 @@ import {
 
 resource "pulumiservice_api_agents_task" "existing" {
   org_name = var.org_name
+  # Naming the task makes `message` optional: the task exists, nothing is created.
+  task_id = var.task_id
 }
 
 output "imported_status" {

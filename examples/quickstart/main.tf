@@ -36,7 +36,7 @@ provider "pulumiservice" {
 }
 
 resource "pulumiservice_api_agents_task" "review" {
-  org_name = var.org_name
+  org_name        = var.org_name
   message         = "List the stacks in this organization that have not been updated for 90 days."
   approval_mode   = "manual"
   permission_mode = "read-only"

@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from terraform_provider_pulumiservice.emulator.model import DEFAULT_CLI_INTEGRATIONS, DEFAULT_TOKEN
+from terraform_provider_pulumiservice.emulator.agent import OUTCOMES
+from terraform_provider_pulumiservice.emulator.model import (
+    APPROVAL_MODES,
+    DEFAULT_CLI_INTEGRATIONS,
+    DEFAULT_TOKEN,
+)
 from terraform_provider_pulumiservice.emulator.server import EmulatorServer
 
 
@@ -24,6 +29,16 @@ def _cli_integration(value: str) -> tuple[str, str]:
     if not catalog_id or not name:
         raise argparse.ArgumentTypeError(f"expected CATALOG/NAME, got {value!r}")
     return catalog_id, name
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +75,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--latency-ms", type=int, default=0, metavar="N", help="added to every API request"
     )
+    parser.add_argument(
+        "--agent-pace",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="seconds per step of the scripted agent's run (default: the run lasts --idle-after)",
+    )
+    parser.add_argument(
+        "--agent-outcome",
+        choices=OUTCOMES,
+        default="success",
+        help="how the scripted agent's runs end (default: success)",
+    )
+    parser.add_argument(
+        "--default-approval-mode",
+        choices=APPROVAL_MODES,
+        default="manual",
+        help="the organizations' approval mode for tasks that set none; with manual the run "
+        "stops at an approval request (default: manual)",
+    )
+    parser.add_argument(
+        "--stream-keepalive",
+        type=_positive_seconds,
+        default=2.0,
+        metavar="SECONDS",
+        help="send a `:` comment on a quiet event stream this often (default: 2)",
+    )
+    parser.add_argument(
+        "--stream-max-seconds",
+        type=_positive_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="end an event stream after this long; clients reconnect (default: 5)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
 
@@ -83,6 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli_integrations=tuple(args.cli_integrations or DEFAULT_CLI_INTEGRATIONS),
         latency_ms=args.latency_ms,
         verbose=args.verbose,
+        agent_pace=args.agent_pace,
+        agent_outcome=args.agent_outcome,
+        default_approval_mode=args.default_approval_mode,
+        stream_keepalive_seconds=args.stream_keepalive,
+        stream_max_seconds=args.stream_max_seconds,
     )
     stop_requested = threading.Event()
 

@@ -8,7 +8,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-FAULT_ACTIONS = ("status", "drop_before", "drop_after", "delay")
+# drop_stream: an event stream (GET …/events/stream) sends `after_events` events, then the
+# connection is cut without ending the chunked body, as a network failure would.
+FAULT_ACTIONS = ("status", "drop_before", "drop_after", "delay", "drop_stream")
 # Actions after which no later rule gets a say about the same request.
 _TERMINAL_ACTIONS = ("status", "drop_before")
 REDACTED = "<redacted>"
@@ -25,6 +27,7 @@ class FaultRule:
     retry_after: str | None
     delay_ms: int
     remaining: int | None  # None: fires until the rules are cleared
+    after_events: int = 0
 
     @classmethod
     def from_json(cls, raw: Any) -> FaultRule:
@@ -55,6 +58,9 @@ class FaultRule:
         delay_ms = raw.get("delay_ms", 0)
         if not isinstance(delay_ms, int) or isinstance(delay_ms, bool) or delay_ms < 0:
             raise ValueError("delay_ms must be a non-negative integer")
+        after_events = raw.get("after_events", 0)
+        if not isinstance(after_events, int) or isinstance(after_events, bool) or after_events < 0:
+            raise ValueError("after_events must be a non-negative integer")
         times = raw.get("times")
         if times is not None and (
             not isinstance(times, int) or isinstance(times, bool) or times < 1
@@ -68,6 +74,7 @@ class FaultRule:
             retry_after=None if retry_after is None else str(retry_after),
             delay_ms=delay_ms,
             remaining=times,
+            after_events=after_events,
         )
 
     def matches(self, method: str, path: str) -> bool:
@@ -84,6 +91,7 @@ class FaultRule:
             "retry_after": self.retry_after,
             "delay_ms": self.delay_ms,
             "times": self.remaining,
+            "after_events": self.after_events,
         }
 
 

@@ -24,8 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from terraform_provider_pulumiservice.emulator.agent import OUTCOMES
 from terraform_provider_pulumiservice.emulator.faults import FaultBook, RequestLog
 from terraform_provider_pulumiservice.emulator.model import (
+    APPROVAL_MODES,
     DEFAULT_CLI_INTEGRATIONS,
     DEFAULT_TOKEN,
     MAX_PAGE_SIZE,
@@ -73,6 +75,7 @@ class _StreamRequest:
 
     org: str
     task_id: str
+    after_seq: int = 0  # from Last-Event-ID: replay strictly after this event
 
 
 class _NotJson:
@@ -104,6 +107,10 @@ class EmulatorServer:
         stream_max_seconds: float = 5.0,
         verbose: bool = False,
         clock: Callable[[], float] = time.time,
+        stream_keepalive_seconds: float = 2.0,
+        agent_pace: float | None = None,
+        agent_outcome: str = "success",
+        default_approval_mode: str = "manual",
     ) -> None:
         self.store = TaskStore(db_path, idle_after=idle_after, clock=clock)
         self.faults = FaultBook()
@@ -113,6 +120,18 @@ class EmulatorServer:
         self.latency_ms = latency_ms
         self.stream_max_seconds = stream_max_seconds
         self.verbose = verbose
+        self.stream_keepalive_seconds = stream_keepalive_seconds
+        try:
+            self.configure(
+                {
+                    "agent_pace": agent_pace,
+                    "agent_outcome": agent_outcome,
+                    "default_approval_mode": default_approval_mode,
+                }
+            )
+        except ValueError:
+            self.store.close()
+            raise
         try:
             self._httpd = _EmulatorHTTPServer((host, port), self)
         except OSError:
@@ -162,9 +181,29 @@ class EmulatorServer:
     # --- configuration (also reachable through POST /_emulator/config) ---------------------------
 
     def configure(self, settings: Any) -> None:
-        """Apply `{"latency_ms", "idle_after", "cli_integrations", "tokens"}`; all or nothing."""
+        """Apply `{"latency_ms", "idle_after", "cli_integrations", "tokens", "agent_pace",
+        "agent_outcome", "default_approval_mode", "stream_keepalive_seconds",
+        "stream_max_seconds"}`; all or nothing."""
         if not isinstance(settings, dict):
             raise ValueError("config must be a JSON object")
+        store = self.store
+        pace = settings.get("agent_pace", store.agent_pace)
+        if pace is not None and (
+            not isinstance(pace, int | float) or isinstance(pace, bool) or not pace > 0
+        ):
+            raise ValueError("agent_pace must be a positive number of seconds per step, or null")
+        outcome = settings.get("agent_outcome", store.agent_outcome)
+        if outcome not in OUTCOMES:
+            raise ValueError(f"agent_outcome must be one of {', '.join(OUTCOMES)}")
+        approval_mode = settings.get("default_approval_mode", store.default_approval_mode)
+        if approval_mode not in APPROVAL_MODES:
+            raise ValueError(f"default_approval_mode must be one of {', '.join(APPROVAL_MODES)}")
+        seconds: dict[str, float] = {}
+        for key in ("stream_keepalive_seconds", "stream_max_seconds"):
+            value = settings.get(key, getattr(self, key))
+            if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+                raise ValueError(f"{key} must be a positive number")
+            seconds[key] = float(value)
         latency = settings.get("latency_ms", self.latency_ms)
         if not isinstance(latency, int) or isinstance(latency, bool) or latency < 0:
             raise ValueError("latency_ms must be a non-negative integer")
@@ -193,6 +232,11 @@ class EmulatorServer:
         self.store.idle_after = float(idle_after)
         self.cli_integrations = integrations
         self.tokens = tokens
+        store.agent_pace = None if pace is None else float(pace)
+        store.agent_outcome = outcome
+        store.default_approval_mode = approval_mode
+        self.stream_keepalive_seconds = seconds["stream_keepalive_seconds"]
+        self.stream_max_seconds = seconds["stream_max_seconds"]
 
     def config_snapshot(self) -> dict[str, Any]:
         return {
@@ -200,6 +244,11 @@ class EmulatorServer:
             "idle_after": self.store.idle_after,
             "cli_integrations": sorted([list(pair) for pair in self.cli_integrations]),
             "token_count": len(self.tokens),
+            "agent_pace": self.store.agent_pace,
+            "agent_outcome": self.store.agent_outcome,
+            "default_approval_mode": self.store.default_approval_mode,
+            "stream_keepalive_seconds": self.stream_keepalive_seconds,
+            "stream_max_seconds": self.stream_max_seconds,
         }
 
     # --- the agent-task API ---------------------------------------------------------------------
@@ -276,7 +325,9 @@ class EmulatorServer:
         if method != "GET":
             return _method_not_allowed(("GET",))
         store.get(org, task_id)  # 404 before the stream starts
-        return _StreamRequest(org, task_id)
+        last_event_id = headers.get("last-event-id", "").strip()
+        after_seq = store.event_seq(org, task_id, last_event_id) if last_event_id else 0
+        return _StreamRequest(org, task_id, after_seq)
 
     # --- the control plane ----------------------------------------------------------------------
 
@@ -470,11 +521,14 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(emulator.latency_ms / 1000)
 
         drop_after = False
+        drop_stream_after: int | None = None
         for rule in emulator.faults.fire(self.command, path):
             if rule.action == "delay":
                 time.sleep(rule.delay_ms / 1000)
             elif rule.action == "drop_after":
                 drop_after = True
+            elif rule.action == "drop_stream":
+                drop_stream_after = rule.after_events
             elif rule.action == "drop_before":
                 self._drop()
                 return
@@ -499,7 +553,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if isinstance(outcome, _StreamRequest):
             emulator.request_log.set_status(entry, 200)
-            self._stream_events(outcome)
+            self._stream_events(outcome, drop_stream_after)
             return
         emulator.request_log.set_status(entry, outcome.status)
         self._send(outcome)
@@ -521,35 +575,69 @@ class _Handler(BaseHTTPRequestHandler):
         if payload:
             self.wfile.write(payload)
 
-    def _stream_events(self, request: _StreamRequest) -> None:
-        """Server-sent events: every stored event, then new ones while the task runs (bounded)."""
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+    def _stream_events(self, request: _StreamRequest, drop_after_events: int | None) -> None:
+        """Server-sent events: the stored events after `request.after_seq`, then new ones as the
+        run produces them, until the task is idle (or `stream_max_seconds` passed: a client must
+        expect a stream to end early and reconnect with Last-Event-ID).
+
+        Each event is one `id: <event id>` + `data: <json>` frame; a `: keep-alive` comment goes
+        out when nothing was sent for `stream_keepalive_seconds`. The body is chunked, so a cut
+        connection (the drop_stream fault) is distinguishable from a stream that ended.
+        """
         emulator = self.server.emulator
         self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
+        self.send_header("Transfer-Encoding", "chunked")
         self.send_header("X-Pulumi-Request-ID", str(uuid.uuid4()))
         self.end_headers()
-        deadline = time.monotonic() + emulator.stream_max_seconds
-        after_seq = 0
+        started = last_write = time.monotonic()
+        after_seq = request.after_seq
+        sent = 0
         try:
             while True:
+                if drop_after_events is not None and sent >= drop_after_events:
+                    self._cut()
+                    return
                 # Read the status before draining, so events that end the run are still sent.
                 running = emulator.store.is_running(request.org, request.task_id)
                 while True:
                     page = emulator.store.events(
                         request.org, request.task_id, ListEventsQuery(MAX_PAGE_SIZE, after_seq)
                     )
-                    for event in page.events:
+                    for seq, event in zip(page.seqs, page.events, strict=True):
                         frame = f"id: {event['id']}\ndata: {json.dumps(event)}\n\n"
-                        self.wfile.write(frame.encode())
-                    after_seq = page.last_seq
-                    if page.continuation_token is None:
+                        self._write_chunk(frame.encode())
+                        after_seq, sent, last_write = seq, sent + 1, time.monotonic()
+                        if drop_after_events is not None and sent >= drop_after_events:
+                            break
+                    if page.continuation_token is None or (
+                        drop_after_events is not None and sent >= drop_after_events
+                    ):
                         break
                 self.wfile.flush()
-                if not running or time.monotonic() >= deadline:
-                    return
+                if drop_after_events is not None and sent >= drop_after_events:
+                    continue
+                now = time.monotonic()
+                if not running or now - started >= emulator.stream_max_seconds:
+                    break
+                if now - last_write >= emulator.stream_keepalive_seconds:
+                    self._write_chunk(b": keep-alive\n\n")
+                    self.wfile.flush()
+                    last_write = now
                 time.sleep(_STREAM_POLL_SECONDS)
         except ApiError:
-            return  # the task was deleted mid-stream: end it
+            pass  # the task was deleted mid-stream: end it
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _cut(self) -> None:
+        """End the connection mid-body, as a network failure would."""
+        self.wfile.flush()
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)

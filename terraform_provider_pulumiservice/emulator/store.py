@@ -3,7 +3,9 @@
 One connection guarded by a lock serves every request thread: SQLite serialises writers anyway, and
 a single connection is the only way to share an in-memory database. Values that move with time
 (status, runtime phase, token counts, heartbeat) are derived on read from a few stored instants, so
-nothing needs a background thread.
+nothing needs a background thread. The scripted agent's events (`emulator/agent.py`) are written
+the same way: a run's steps wait in the task's `_run` field and every operation on the task first
+stores the steps whose time has come, stamped with that time, so the clock alone drives a run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from terraform_provider_pulumiservice.emulator import agent
 from terraform_provider_pulumiservice.emulator.model import (
     ApiError,
     CreateTaskParams,
@@ -36,8 +39,9 @@ CONTEXT_COMPACTION_THRESHOLD_PERCENT = 80
 # While a task runs, its usage grows at this pace (the emulated agent "thinks").
 TOKENS_PER_SECOND = 40
 CONTEXT_TOKENS_PER_SECOND = 120
-REPLY_OUTPUT_TOKENS = 96
-MODEL_NAME = "emulated-model"
+REPLY_OUTPUT_TOKENS = agent.REPLY_OUTPUT_TOKENS
+# The task's pending run (see `TaskStore._advance`); not an AgentTask property, never served.
+RUN_KEY = "_run"
 
 # run_state values: "active" runs until idle_after seconds past activity_start; "pinned" runs until
 # told otherwise (forced through the control endpoint); "idle" was stopped explicitly at idle_since.
@@ -80,7 +84,14 @@ def _estimate_tokens(text: str) -> int:
 
 @dataclass
 class TaskRecord:
-    """One stored task. `fields` holds the AgentTask properties that only change on request."""
+    """One stored task. `fields` holds the AgentTask properties that only change on request, and
+    under RUN_KEY the current run of the scripted agent:
+
+    `start` (when it began), `pace` (seconds per step; None spreads the steps over idle_after),
+    `steps` (lists of event bodies), `next` (how many steps are stored as events), `approval` (what
+    follows the approval request the run ends with), `awaiting` (the approval the task waits for,
+    once that request is out) and `task_pace` (a pace the task's prompt asked for).
+    """
 
     seq: int
     org: str
@@ -116,17 +127,28 @@ class TaskRecord:
 
     # --- time-derived state -------------------------------------------------------------------
 
+    def run(self) -> dict[str, Any] | None:
+        run = self.fields.get(RUN_KEY)
+        return run if isinstance(run, dict) else None
+
+    def run_length(self, idle_after: float) -> float:
+        """How long the current run lasts: until its last step is due."""
+        run = self.run()
+        if run is None or run.get("pace") is None or not run["steps"]:
+            return idle_after
+        return float(run["pace"]) * len(run["steps"])
+
     def is_running(self, now: float, idle_after: float) -> bool:
         if self.run_state == PINNED:
             return True
-        return self.run_state == ACTIVE and now < self.activity_start + idle_after
+        return self.run_state == ACTIVE and now < self.activity_start + self.run_length(idle_after)
 
     def _run_seconds(self, now: float, idle_after: float) -> float:
         """How long the current (or most recent) activity window has been running."""
         if self.run_state == PINNED:
             return max(0.0, now - self.activity_start)
         if self.run_state == ACTIVE:
-            return max(0.0, min(now - self.activity_start, idle_after))
+            return max(0.0, min(now - self.activity_start, self.run_length(idle_after)))
         return 0.0
 
     def tokens_used(self, now: float, idle_after: float) -> int:
@@ -145,7 +167,7 @@ class TaskRecord:
             return "running"
         # The first activity window boots the runtime: booting, then ready, then running.
         elapsed = now - self.activity_start
-        boot_span = min(idle_after, 10.0)
+        boot_span = min(self.run_length(idle_after), 10.0)
         if elapsed < boot_span * 0.2:
             return "booting"
         if elapsed < boot_span * 0.4:
@@ -157,7 +179,7 @@ class TaskRecord:
             return now
         if self.run_state == IDLE and self.idle_since is not None:
             return self.idle_since
-        return self.activity_start + idle_after
+        return self.activity_start + self.run_length(idle_after)
 
     def sort_key(self, sort_by: str, now: float, idle_after: float) -> Any:
         if sort_by == "created":
@@ -207,6 +229,7 @@ class EventPage:
     events: list[dict[str, Any]]
     continuation_token: str | None
     last_seq: int
+    seqs: list[int] = field(default_factory=list)  # each event's position, for the stream
 
 
 class TaskStore:
@@ -219,6 +242,11 @@ class TaskStore:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.idle_after = idle_after
+        # The scripted agent's settings (also reachable through POST /_emulator/config); a prompt
+        # marker overrides outcome and pace for its task.
+        self.agent_pace: float | None = None
+        self.agent_outcome = "success"
+        self.default_approval_mode = "manual"
         self._clock = clock
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(db_path or ":memory:", check_same_thread=False)
@@ -281,31 +309,57 @@ class TaskStore:
             "eventBody": body,
         }
 
-    def _agent_reply(self, record: TaskRecord, prompt: str, now: float) -> dict[str, Any]:
-        """An assistant reply to `prompt`, charging its token usage to the task."""
+    def _charge(self, record: TaskRecord, prompt: str) -> int:
+        """Charge reading `prompt` and answering it to the task; the input tokens of the answer."""
         input_tokens = record.context_base + _estimate_tokens(prompt)
         record.context_base = min(input_tokens, CONTEXT_WINDOW_TOKENS)
         record.tokens_base += input_tokens + REPLY_OUTPUT_TOKENS
-        summary = generated_task_name(prompt)
-        return {
-            "id": str(uuid.uuid4()),
-            "isSynthetic": False,
-            "type": "agentResponse",
-            "eventBody": {
-                "type": "assistant_message",
-                "timestamp": rfc3339(now),
-                "content": f"(emulated agent) Working on: {summary}",
-                "is_final": True,
-                "token_usage": {
-                    MODEL_NAME: {"input_tokens": input_tokens, "output_tokens": REPLY_OUTPUT_TOKENS}
-                },
-            },
+        return input_tokens
+
+    def _start_run(self, record: TaskRecord, script: agent.Script, pace: float | None) -> None:
+        previous = record.run() or {}
+        task_pace = pace if pace is not None else previous.get("task_pace")
+        record.fields[RUN_KEY] = {
+            "start": record.activity_start,
+            "pace": task_pace if task_pace is not None else self.agent_pace,
+            "task_pace": task_pace,
+            "steps": script.steps,
+            "next": 0,
+            "approval": script.approval,
+            "awaiting": None,
         }
 
-    def _backend_event(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _advance(self, record: TaskRecord, now: float) -> bool:
+        """Store the run's steps that are due by `now`; True when the record changed."""
+        run = record.run()
+        if run is None or run["next"] >= len(run["steps"]):
+            return False
+        length, count = record.run_length(self.idle_after), len(run["steps"])
+        changed = False
+        while run["next"] < count:
+            step = run["next"] + 1
+            # The last step is due exactly when the task turns idle (no rounding in between).
+            due = float(run["start"]) + (length if step == count else length * step / count)
+            if due > now:
+                break
+            for body in run["steps"][run["next"]]:
+                stamped = {"type": body["type"], "timestamp": rfc3339(due)}
+                stamped.update({k: v for k, v in body.items() if k != "type"})
+                self._append_event(record, self._backend_event(stamped, synthetic=False), due)
+            run["next"] += 1
+            changed = True
+        if run["next"] == count and run.get("approval") is not None:
+            run["awaiting"], run["approval"] = run["approval"], None
+        return changed
+
+    def _advance_and_save(self, record: TaskRecord, now: float) -> None:
+        if self._advance(record, now):
+            self._save(record)
+
+    def _backend_event(self, body: dict[str, Any], synthetic: bool = True) -> dict[str, Any]:
         return {
             "id": str(uuid.uuid4()),
-            "isSynthetic": True,
+            "isSynthetic": synthetic,
             "type": "agentResponse",
             "eventBody": body,
         }
@@ -322,7 +376,7 @@ class TaskStore:
         fields: dict[str, Any] = {
             "name": generated_task_name(params.content),
             "taskType": "sync",
-            "approvalMode": params.approval_mode or "manual",
+            "approvalMode": params.approval_mode or self.default_approval_mode,
             "entities": params.entity_diff.apply([]),
             "planMode": bool(params.plan_mode),
             "isShared": False,
@@ -341,24 +395,38 @@ class TaskStore:
             )
             record = self._load(org, task_id)
             self._append_event(record, self._user_input(params.message, now), now)
-            self._append_event(record, self._agent_reply(record, params.content, now), now)
+            knobs = agent.parse_knobs(params.content)
+            script = agent.first_run(
+                params.content,
+                fields["name"],
+                outcome=knobs.outcome or self.agent_outcome,
+                needs_approval=fields["approvalMode"] == "manual",
+                plan_mode=fields["planMode"],
+                input_tokens=self._charge(record, params.content),
+            )
+            self._start_run(record, script, knobs.pace)
+            self._advance(record, now)
             self._save(record)
         return task_id
 
     def get(self, org: str, task_id: str) -> dict[str, Any]:
-        with self._lock:
+        now = self._clock()
+        with self._lock, self._conn:
             record = self._load(org, task_id)
-        return record.to_agent_task(self._clock(), self.idle_after)
+            self._advance_and_save(record, now)
+        return record.to_agent_task(now, self.idle_after)
 
     def list_tasks(
         self, org: str, query: ListTasksQuery
     ) -> tuple[list[dict[str, Any]], str | None]:
         now = self._clock()
-        with self._lock:
+        with self._lock, self._conn:
             rows = self._conn.execute(
                 f"SELECT {_TASK_COLUMNS} FROM tasks WHERE org = ?", (org,)
             ).fetchall()
-        records = [TaskRecord.from_row(row) for row in rows]
+            records = [TaskRecord.from_row(row) for row in rows]
+            for record in records:
+                self._advance_and_save(record, now)
         if query.task_type is not None:
             records = [r for r in records if r.fields.get("taskType", "sync") == query.task_type]
         keyed = [((r.sort_key(query.sort_by, now, self.idle_after), r.seq), r) for r in records]
@@ -385,6 +453,7 @@ class TaskStore:
         now = self._clock()
         with self._lock, self._conn:
             record = self._load(org, task_id)
+            self._advance(record, now)
             if record.owner != login:
                 raise ApiError(404, "task not found or not owned by user")
             if params.name is not None:
@@ -404,21 +473,40 @@ class TaskStore:
         now = self._clock()
         with self._lock, self._conn:
             record = self._load(org, task_id)
+            self._advance(record, now)
             if record.is_running(now, self.idle_after):
                 raise ApiError(409, "cannot respond while a request is still ongoing")
             self._apply_entities(record, params.entity_diff)
             self._append_event(record, self._user_input(params.event, now), now)
-            if params.event_type != "user_cancel":
+            run = record.run() or {}
+            awaiting = run.get("awaiting")
+            event = params.event
+            if params.event_type == "user_cancel":
+                run["awaiting"] = None  # the pending approval is withdrawn; nothing runs
+            else:
                 self._fold_usage(record, now)
                 record.run_state, record.activity_start, record.idle_since = ACTIVE, now, None
-                prompt = str(params.event.get("content") or params.event_type)
-                self._append_event(record, self._agent_reply(record, prompt, now), now)
+                prompt = str(event.get("content") or params.event_type)
+                input_tokens = self._charge(record, prompt)
+                still_waiting = None
+                if awaiting is not None and event.get("approval_request_id") == awaiting["id"]:
+                    steps = awaiting["approved"] if event.get("ok") else awaiting["rejected"]
+                    script = agent.Script(steps)
+                elif awaiting is not None:
+                    # Blocked on the approval: the agent can only say so (awaiting_approvals).
+                    script, still_waiting = agent.awaiting_run(), awaiting
+                else:
+                    script = agent.reply_run(prompt, input_tokens)
+                self._start_run(record, script, agent.parse_knobs(prompt).pace)
+                self._advance(record, now)
+                record.fields[RUN_KEY]["awaiting"] = still_waiting
             self._save(record)
 
     def cancel(self, org: str, task_id: str) -> None:
         now = self._clock()
         with self._lock, self._conn:
             record = self._load(org, task_id)
+            self._advance(record, now)
             if not record.is_running(now, self.idle_after):
                 raise ApiError(409, "task is not running")
             self._stop(record, now)
@@ -431,12 +519,18 @@ class TaskStore:
             self._save(record)
 
     def _stop(self, record: TaskRecord, now: float) -> None:
+        """Stop the task now: the run's steps not yet due never happen (the caller advanced it)."""
         self._fold_usage(record, now)
         record.run_state, record.idle_since = IDLE, now
+        run = record.run()
+        if run is not None:
+            del run["steps"][run["next"] :]
+            run["approval"] = None
 
     def events(self, org: str, task_id: str, query: ListEventsQuery) -> EventPage:
-        with self._lock:
-            self._load(org, task_id)
+        now = self._clock()
+        with self._lock, self._conn:
+            self._advance_and_save(self._load(org, task_id), now)
             rows = self._conn.execute(
                 "SELECT seq, body FROM events WHERE org = ? AND task_id = ? AND seq > ? "
                 "ORDER BY seq LIMIT ?",
@@ -445,7 +539,21 @@ class TaskStore:
         page = rows[: query.page_size]
         last_seq = page[-1][0] if page else query.after_seq
         token = events_token(last_seq) if len(rows) > query.page_size else None
-        return EventPage([json.loads(body) for _, body in page], token, last_seq)
+        events = [json.loads(body) for _, body in page]
+        return EventPage(events, token, last_seq, [int(seq) for seq, _ in page])
+
+    def event_seq(self, org: str, task_id: str, event_id: str) -> int:
+        """The position of event `event_id` of the task (for Last-Event-ID), else a 400."""
+        with self._lock:
+            self._load(org, task_id)
+            rows = self._conn.execute(
+                "SELECT seq, body FROM events WHERE org = ? AND task_id = ? ORDER BY seq",
+                (org, task_id),
+            ).fetchall()
+        for seq, body in rows:
+            if json.loads(body).get("id") == event_id:
+                return int(seq)
+        raise ApiError(400, f"Last-Event-ID {event_id!r} is not an event of task {task_id!r}")
 
     def is_running(self, org: str, task_id: str) -> bool:
         with self._lock:
@@ -456,9 +564,11 @@ class TaskStore:
 
     def all_tasks(self) -> list[tuple[str, dict[str, Any]]]:
         now = self._clock()
-        with self._lock:
+        with self._lock, self._conn:
             rows = self._conn.execute(f"SELECT {_TASK_COLUMNS} FROM tasks ORDER BY seq").fetchall()
-        records = [TaskRecord.from_row(row) for row in rows]
+            records = [TaskRecord.from_row(row) for row in rows]
+            for record in records:
+                self._advance_and_save(record, now)
         return [(r.org, r.to_agent_task(now, self.idle_after)) for r in records]
 
     def delete(self, org: str, task_id: str) -> None:
@@ -471,6 +581,7 @@ class TaskStore:
         now = self._clock()
         with self._lock, self._conn:
             record = self._load(org, task_id)
+            self._advance(record, now)
             if status == "running":
                 self._fold_usage(record, now)
                 record.run_state, record.activity_start, record.idle_since = PINNED, now, None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +32,18 @@ from terraform_provider_pulumiservice.agents.mapping import (
     resource_id,
     unknowns_to_null,
 )
+from terraform_provider_pulumiservice.agents.run import RunEnd, RunEndKind, final_message
 from terraform_provider_pulumiservice.agents.state_v0 import upgrade_v0_attributes
 from terraform_provider_pulumiservice.agents.validators import EntityMembers
-from terraform_provider_pulumiservice.cloud.errors import ApiError, CloudError, NotFoundError
-from terraform_provider_pulumiservice.cty import STRING
+from terraform_provider_pulumiservice.agents.wait import wait_for_run
+from terraform_provider_pulumiservice.cloud.errors import (
+    ApiError,
+    CancelledError,
+    CloudError,
+    DeadlineExceededError,
+    NotFoundError,
+)
+from terraform_provider_pulumiservice.cty import BOOL, STRING
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
 from terraform_provider_pulumiservice.framework.path import AttributePath
 from terraform_provider_pulumiservice.framework.planmodifiers import (
@@ -45,11 +54,16 @@ from terraform_provider_pulumiservice.framework.planmodifiers import (
 from terraform_provider_pulumiservice.framework.resource import Resource, State
 from terraform_provider_pulumiservice.framework.schema import (
     Attribute,
+    Block,
     NestedAttributes,
     Schema,
     nested_attribute,
 )
-from terraform_provider_pulumiservice.framework.validators import Validator
+from terraform_provider_pulumiservice.framework.validators import (
+    Duration,
+    Validator,
+    parse_duration,
+)
 
 if TYPE_CHECKING:
     from terraform_provider_pulumiservice.cloud.client import CloudClient
@@ -58,6 +72,8 @@ logger = logging.getLogger(__name__)
 
 TYPE_NAME = "pulumiservice_api_agents_task"
 SCHEMA_VERSION = 1
+# How long a create may wait for the agent's run by default (`timeouts { create = ... }`).
+DEFAULT_CREATE_TIMEOUT = "30m"
 
 
 def _plan_modifiers(field: TaskField) -> tuple[PlanModifier, ...]:
@@ -124,6 +140,37 @@ SCHEMA = Schema(
             plan_modifiers=(UseStateForUnknown(), RequiresReplace()),
         ),
         **{field.attribute: attribute_for(field) for field in TASK_FIELDS},
+        "wait_for_completion": Attribute(
+            BOOL,
+            "When true, creating the resource waits until the agent's run has ended (bounded by "
+            f"`timeouts.create`, default {DEFAULT_CREATE_TIMEOUT}) and fails when the run fails, "
+            "is cancelled or stops to ask for an approval. Default false: create returns once "
+            "the task has started. Changing it changes nothing in Pulumi Cloud.",
+            optional=True,
+        ),
+        "final_message": Attribute(
+            STRING,
+            "The agent's answer: the content of the last final assistant message of the run. "
+            "Filled when `wait_for_completion` is true (and kept up to date on refresh, so an "
+            "answer given later in the console shows up); null otherwise, or when the agent "
+            "gave no final answer.",
+            computed=True,
+            plan_modifiers=(UseStateForUnknown(),),
+        ),
+    },
+    blocks={
+        "timeouts": Block(
+            {
+                "create": Attribute(
+                    STRING,
+                    "How long a create may take, waiting for the agent included, as a duration "
+                    f'such as "30m" or "1h" (default "{DEFAULT_CREATE_TIMEOUT}").',
+                    optional=True,
+                    validators=(Duration(),),
+                ),
+            },
+            "Time limits for the resource's operations.",
+        ),
     },
 )
 
@@ -165,10 +212,18 @@ class AgentsTaskResource(Resource):
     # --- create ----------------------------------------------------------------------------
 
     def create(self, client: CloudClient, planned: State, diagnostics: Diagnostics) -> State | None:
+        deadline = time.monotonic() + _create_timeout_seconds(planned)
         org = planned["org_name"]
         adopted_id = planned.get("task_id")
         if isinstance(adopted_id, str):
-            return self._adopt(client, planned, adopted_id, diagnostics)
+            adopted = self._adopt(client, planned, adopted_id, diagnostics)
+            if adopted is None or diagnostics.has_errors():
+                return adopted
+            return _guarded_after_create(
+                adopted,
+                diagnostics,
+                lambda: self._await_run(client, planned, adopted, deadline, diagnostics),
+            )
         body = create_body(planned, datetime.datetime.now(datetime.UTC))
         try:
             task_id = client.create_task(org, body)
@@ -178,11 +233,18 @@ class AgentsTaskResource(Resource):
         created = _created_state(planned, org, task_id)
         # From here on the task exists: whatever happens, its id must reach state.
         return _guarded_after_create(
-            created, diagnostics, lambda: self._finish_create(client, planned, created, diagnostics)
+            created,
+            diagnostics,
+            lambda: self._finish_create(client, planned, created, deadline, diagnostics),
         )
 
     def _finish_create(
-        self, client: CloudClient, planned: State, created: State, diagnostics: Diagnostics
+        self,
+        client: CloudClient,
+        planned: State,
+        created: State,
+        deadline: float,
+        diagnostics: Diagnostics,
     ) -> State:
         org, task_id = created["org_name"], created["task_id"]
         try:
@@ -211,7 +273,50 @@ class AgentsTaskResource(Resource):
                     f"failed. {error} {_TAINTED}",
                 )
                 return created
-        return self._state_from_task(planned, task, org, task_id)
+        state = self._state_from_task(planned, task, org, task_id)
+        return self._await_run(client, planned, state, deadline, diagnostics)
+
+    def _await_run(
+        self,
+        client: CloudClient,
+        planned: State,
+        state: State,
+        deadline: float,
+        diagnostics: Diagnostics,
+    ) -> State:
+        """With `wait_for_completion`, the state once the agent's run has ended."""
+        if planned.get("wait_for_completion") is not True:
+            return state
+        org, task_id = state["org_name"], state["task_id"]
+        try:
+            end, task = wait_for_run(client, org, task_id, deadline)
+        except DeadlineExceededError:
+            diagnostics.error(
+                "Timed out waiting for the agent",
+                f"Task {task_id} was still running when the create timeout of "
+                f"{_create_timeout_text(planned)} (`timeouts.create`) ran out. The task was not "
+                f"cancelled: it keeps running in Pulumi Cloud. {_TAINTED}",
+            )
+            return state
+        except CancelledError:
+            diagnostics.error(
+                "Stopped waiting for the agent",
+                f"Terraform was interrupted while waiting for task {task_id}. The task was not "
+                f"cancelled: it keeps running in Pulumi Cloud. {_TAINTED}",
+            )
+            return state
+        except CloudError as error:
+            diagnostics.error(
+                "Could not follow the agent's run",
+                f"Task {task_id} was created, but following its run failed. {error} {_TAINTED}",
+            )
+            return state
+        mismatch = identity_mismatch(task, task_id)
+        if mismatch is None:
+            state = self._state_from_task(planned, task, org, task_id)
+        state["final_message"] = end.final_message
+        _report_run_end(end, task_id, state.get("name"), diagnostics)
+        return state
 
     @staticmethod
     def _state_from_task(planned: State, task: Mapping[str, Any], org: str, task_id: str) -> State:
@@ -275,7 +380,15 @@ class AgentsTaskResource(Resource):
         if mismatch is not None:
             _identity_error(diagnostics, mismatch, f"refreshing task {task_id}")
             return state
-        return {**state, **attributes_from_task(task), "id": resource_id(org, task_id)}
+        refreshed = {**state, **attributes_from_task(task), "id": resource_id(org, task_id)}
+        if state.get("wait_for_completion") is True:
+            # A run continued later (in the console) has a newer answer: not a diff, a refresh.
+            try:
+                refreshed["final_message"] = final_message(client.list_events(org, task_id))
+            except CloudError as error:
+                diagnostics.error("Could not read the agent task's events", str(error))
+                return state
+        return refreshed
 
     def update(
         self, client: CloudClient, prior: State, planned: State, diagnostics: Diagnostics
@@ -369,6 +482,42 @@ _TAINTED = (
     "replaces it with a new task. To keep this task instead, run `terraform untaint <address>` "
     "and apply again."
 )
+
+
+def _create_timeout_text(planned: State) -> str:
+    timeouts = planned.get("timeouts")
+    text = timeouts.get("create") if isinstance(timeouts, dict) else None
+    return text if isinstance(text, str) and parse_duration(text) else DEFAULT_CREATE_TIMEOUT
+
+
+def _create_timeout_seconds(planned: State) -> float:
+    return parse_duration(_create_timeout_text(planned)) or 1800.0
+
+
+def _report_run_end(end: RunEnd, task_id: str, name: object, diagnostics: Diagnostics) -> None:
+    """An error for every ending but success: the pipeline that waits must see it fail."""
+    label = f"task {task_id}" + (f" ({name})" if isinstance(name, str) else "")
+    if end.kind is RunEndKind.SUCCEEDED:
+        return
+    if end.kind is RunEndKind.FAILED:
+        diagnostics.error(
+            "The agent's run failed",
+            f"The agent reported an error in {label}: {end.detail.rstrip('.')}. {_TAINTED}",
+        )
+    elif end.kind is RunEndKind.CANCELLED:
+        diagnostics.error(
+            "The agent's run was cancelled", f"The run of {label} was cancelled. {_TAINTED}"
+        )
+    else:
+        diagnostics.error(
+            "The agent is waiting for an approval",
+            f"The agent stopped in {label} to ask for an approval: {end.detail.rstrip('.')}. "
+            "Answer it in the task's conversation in Pulumi Cloud (Neo), or set "
+            '`approval_mode = "auto"` for tasks that should not ask. The task is recorded in '
+            "state as tainted: after answering, run `terraform untaint <address>` to keep it "
+            "(a refresh then reads the agent's answer); the next `terraform apply` otherwise "
+            "replaces it with a new task.",
+        )
 
 
 def _patched(client: CloudClient, org: str, task_id: str, patch: dict[str, Any]) -> dict[str, Any]:

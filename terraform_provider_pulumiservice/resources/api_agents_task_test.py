@@ -272,7 +272,7 @@ def planned_create(**overrides: Any) -> dict[str, Any]:
 
 def test_create_posts_once_and_fills_every_output_from_the_read_back() -> None:
     cloud, diagnostics = FakeCloud(), Diagnostics()
-    state = AgentsTaskResource().create(cloud, planned_create(), diagnostics)
+    state = AgentsTaskResource().create(cloud.client, planned_create(), diagnostics)
     assert not diagnostics and state is not None
     assert cloud.call_names() == ["create", "get"]
     assert state["task_id"] == "t1" and state["id"] == "acme/t1"
@@ -288,7 +288,7 @@ def test_create_posts_once_and_fills_every_output_from_the_read_back() -> None:
 def test_create_sets_a_configured_name_right_after_and_reads_back_a_bodyless_patch() -> None:
     cloud = FakeCloud(patch_replies_without_body=True)
     diagnostics = Diagnostics()
-    state = AgentsTaskResource().create(cloud, planned_create(name="nightly"), diagnostics)
+    state = AgentsTaskResource().create(cloud.client, planned_create(name="nightly"), diagnostics)
     assert not diagnostics and state is not None
     assert cloud.call_names() == ["create", "get", "update", "get"]
     assert state["name"] == "nightly"
@@ -296,7 +296,7 @@ def test_create_sets_a_configured_name_right_after_and_reads_back_a_bodyless_pat
 
 def test_a_failed_read_back_keeps_the_created_task_in_state_with_an_untaint_hint() -> None:
     cloud, diagnostics = FakeCloud(failures={"get": transport_failure()}), Diagnostics()
-    state = AgentsTaskResource().create(cloud, planned_create(), diagnostics)
+    state = AgentsTaskResource().create(cloud.client, planned_create(), diagnostics)
     assert state is not None and state["task_id"] == "t1" and state["id"] == "acme/t1"
     assert diagnostics.has_errors()
     assert "terraform untaint" in diagnostics[0].detail
@@ -317,7 +317,7 @@ def test_the_task_id_comes_from_the_create_response_never_from_the_read_back(
     cloud.tasks.pop("t1")
     cloud.get_overrides["t1"] = override
     diagnostics = Diagnostics()
-    state = AgentsTaskResource().create(cloud, planned_create(), diagnostics)
+    state = AgentsTaskResource().create(cloud.client, planned_create(), diagnostics)
     assert state is not None and state["task_id"] == "t1" and state["id"] == "acme/t1"
     assert diagnostics.has_errors() == (body_id is not None)
 
@@ -325,7 +325,7 @@ def test_the_task_id_comes_from_the_create_response_never_from_the_read_back(
 def test_an_unexpected_failure_after_the_post_still_returns_the_created_task() -> None:
     cloud = FakeCloud(failures={"get": RecursionError("maximum recursion depth exceeded")})
     diagnostics = Diagnostics()
-    state = AgentsTaskResource().create(cloud, planned_create(), diagnostics)
+    state = AgentsTaskResource().create(cloud.client, planned_create(), diagnostics)
     assert state is not None and state["task_id"] == "t1"
     assert "RecursionError" in diagnostics[0].detail
 
@@ -333,7 +333,7 @@ def test_an_unexpected_failure_after_the_post_still_returns_the_created_task() -
 def test_a_failed_post_records_nothing() -> None:
     cloud = FakeCloud(failures={"create": transport_failure()})
     diagnostics = Diagnostics()
-    assert AgentsTaskResource().create(cloud, planned_create(), diagnostics) is None
+    assert AgentsTaskResource().create(cloud.client, planned_create(), diagnostics) is None
     assert diagnostics.has_errors()
 
 
@@ -341,7 +341,7 @@ def test_adopting_reads_the_task_warns_about_create_only_inputs_and_posts_nothin
     cloud = FakeCloud()
     cloud.add_task("t9")
     diagnostics = Diagnostics()
-    state = AgentsTaskResource().create(cloud, planned_create(task_id="t9"), diagnostics)
+    state = AgentsTaskResource().create(cloud.client, planned_create(task_id="t9"), diagnostics)
     assert state is not None and state["task_id"] == "t9"
     assert "create" not in cloud.call_names()
     assert [d.summary for d in diagnostics] == ["Create-only inputs were not sent"]
@@ -350,7 +350,7 @@ def test_adopting_reads_the_task_warns_about_create_only_inputs_and_posts_nothin
 def test_adopting_a_missing_task_is_an_error_on_task_id() -> None:
     diagnostics = Diagnostics()
     assert (
-        AgentsTaskResource().create(FakeCloud(), planned_create(task_id="nope"), diagnostics)
+        AgentsTaskResource().create(FakeCloud().client, planned_create(task_id="nope"), diagnostics)
         is None
     )
     assert str(diagnostics[0].path) == "task_id"
@@ -359,17 +359,17 @@ def test_adopting_a_missing_task_is_an_error_on_task_id() -> None:
 def test_refresh_takes_reported_values_and_keeps_what_the_api_does_not_return() -> None:
     cloud = FakeCloud()
     cloud.add_task("t1", name="renamed in the console", status="idle")
-    state = AgentsTaskResource().read(cloud, dict(PRIOR), Diagnostics())
+    state = AgentsTaskResource().read(cloud.client, dict(PRIOR), Diagnostics())
     assert state is not None
     assert state["name"] == "renamed in the console" and state["status"] == "idle"
     assert state["message"] == "hi" and state["task_id"] == "t1"
 
 
 def test_refresh_of_a_deleted_task_removes_it_and_a_body_without_id_keeps_the_id() -> None:
-    assert AgentsTaskResource().read(FakeCloud(), dict(PRIOR), Diagnostics()) is None
+    assert AgentsTaskResource().read(FakeCloud().client, dict(PRIOR), Diagnostics()) is None
     cloud = FakeCloud()
     cloud.get_overrides["t1"] = {"name": "x", "status": "idle"}
-    state = AgentsTaskResource().read(cloud, dict(PRIOR), Diagnostics())
+    state = AgentsTaskResource().read(cloud.client, dict(PRIOR), Diagnostics())
     assert state is not None and state["task_id"] == "t1" and state["id"] == "acme/t1"
 
 
@@ -377,7 +377,7 @@ def test_refresh_answered_about_another_task_keeps_the_state_and_errors() -> Non
     cloud = FakeCloud()
     cloud.get_overrides["t1"] = {"id": "t2", "name": "x"}
     diagnostics = Diagnostics()
-    state = AgentsTaskResource().read(cloud, dict(PRIOR), diagnostics)
+    state = AgentsTaskResource().read(cloud.client, dict(PRIOR), diagnostics)
     assert state == PRIOR and diagnostics.has_errors()
 
 
@@ -385,7 +385,7 @@ def test_update_patches_only_the_changed_input() -> None:
     cloud = FakeCloud()
     cloud.add_task("t1", name="hi")
     planned, _ = plan(PRIOR, user_config(approval_mode="auto"))
-    state = AgentsTaskResource().update(cloud, dict(PRIOR), planned, Diagnostics())
+    state = AgentsTaskResource().update(cloud.client, dict(PRIOR), planned, Diagnostics())
     assert cloud.calls[0] == ("update", "acme", ("t1", {"approvalMode": "auto"}))
     assert state["approval_mode"] == "auto" and state["status"] == "running"
 
@@ -394,27 +394,27 @@ def test_a_failed_update_keeps_the_prior_state() -> None:
     cloud = FakeCloud(failures={"update": transport_failure()})
     planned, _ = plan(PRIOR, user_config(name="new"))
     diagnostics = Diagnostics()
-    assert AgentsTaskResource().update(cloud, dict(PRIOR), planned, diagnostics) == PRIOR
+    assert AgentsTaskResource().update(cloud.client, dict(PRIOR), planned, diagnostics) == PRIOR
     assert diagnostics.has_errors()
 
 
 def test_destroy_cancels_only_a_running_task() -> None:
     cloud = FakeCloud()
     cloud.add_task("t1", status="running")
-    AgentsTaskResource().delete(cloud, dict(PRIOR), Diagnostics())
+    AgentsTaskResource().delete(cloud.client, dict(PRIOR), Diagnostics())
     assert cloud.call_names() == ["get", "cancel"]
     cloud.calls.clear()
-    AgentsTaskResource().delete(cloud, dict(PRIOR), Diagnostics())
+    AgentsTaskResource().delete(cloud.client, dict(PRIOR), Diagnostics())
     assert cloud.call_names() == ["get"]
 
 
 def test_import_reads_the_task_with_inputs_the_api_does_not_return_left_null() -> None:
     cloud = FakeCloud()
     cloud.add_task("t5")
-    state = AgentsTaskResource().import_state(cloud, "acme/t5", Diagnostics())
+    state = AgentsTaskResource().import_state(cloud.client, "acme/t5", Diagnostics())
     assert state is not None and state["id"] == "acme/t5" and state["message"] is None
     diagnostics = Diagnostics()
-    assert AgentsTaskResource().import_state(cloud, "no-slash", diagnostics) is None
+    assert AgentsTaskResource().import_state(cloud.client, "no-slash", diagnostics) is None
     assert diagnostics[0].summary == "Invalid import ID"
 
 

@@ -34,7 +34,7 @@ provider "pulumiservice" {}
 
 resource "pulumiservice_api_agents_task" "mirrored" {
   org_name        = "mirror-org"
-  message         = { content = "installed from a filesystem mirror" }
+  message         = "installed from a filesystem mirror"
   approval_mode   = "manual"
   permission_mode = "read-only"
 }

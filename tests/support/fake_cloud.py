@@ -32,6 +32,11 @@ class FakeCloud:
     events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
+    @property
+    def client(self) -> Any:
+        """This fake where a `CloudClient` is expected (it has the methods resources call)."""
+        return self
+
     def _fail(self, call: str) -> None:
         error = self.failures.get(call)
         if error is not None:

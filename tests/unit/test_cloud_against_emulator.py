@@ -76,7 +76,7 @@ def test_task_lifecycle(emulator: EmulatorServer, control: httpx.Client) -> None
         task = client.get_task("acme", task_id)
         assert task["id"] == task_id
         updated = client.update_task("acme", task_id, {"name": "renamed", "isShared": True})
-        assert updated["name"] == "renamed"
+        assert updated is not None and updated["name"] == "renamed"
         assert client.get_task("acme", task_id)["name"] == "renamed"
         listed = client.list_tasks("acme")
         assert [entry["id"] for entry in listed] == [task_id]

@@ -224,7 +224,7 @@ def test_server_error_on_get_is_retried_then_succeeds() -> None:
 def test_transport_failures_on_patch_are_retried(failure: Exception) -> None:
     recorder = Recorder(failure, httpx.Response(200, json={"id": "t1", "name": "new"}))
     task = make_client(recorder).update_task("acme", "t1", {"name": "new"})
-    assert task["name"] == "new"
+    assert task is not None and task["name"] == "new"
     assert len(recorder.requests) == 2
 
 
@@ -337,7 +337,7 @@ def test_rejected_create_is_a_plain_api_error() -> None:
 
 def test_create_success_without_task_id_is_ambiguous() -> None:
     recorder = Recorder(httpx.Response(201, json={"id": "wrong-field"}))
-    with pytest.raises(AmbiguousCreateError, match="without a task id"):
+    with pytest.raises(AmbiguousCreateError, match="has no task id"):
         make_client(recorder).create_task("acme", {"prompt": "p"})
 
 
@@ -391,7 +391,7 @@ def test_update_of_missing_task_raises_not_found() -> None:
 
 def test_non_object_success_body_is_an_error() -> None:
     recorder = Recorder(httpx.Response(200, text="not json"))
-    with pytest.raises(CloudError, match="not a JSON object"):
+    with pytest.raises(CloudError, match="not valid JSON"):
         make_client(recorder).get_task("acme", "t1")
 
 

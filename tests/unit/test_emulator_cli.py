@@ -98,3 +98,42 @@ def test_parser_rejects_a_malformed_cli_integration() -> None:
         build_parser().parse_args(["--cli-integration", "aws"])
     args = build_parser().parse_args(["--cli-integration", "aws/team/a"])
     assert args.cli_integrations == [("aws", "team/a")]
+
+
+def test_program_takes_the_scripted_agents_settings() -> None:
+    process, url = _start(
+        "--agent-pace",
+        "0.05",
+        "--agent-outcome",
+        "error",
+        "--default-approval-mode",
+        "auto",
+        "--stream-keepalive",
+        "0.5",
+        "--stream-max-seconds",
+        "30",
+    )
+    try:
+        config = httpx.get(url + "/_emulator/config").json()
+        assert config["agent_pace"] == 0.05 and config["agent_outcome"] == "error"
+        assert config["default_approval_mode"] == "auto"
+        assert config["stream_keepalive_seconds"] == 0.5 and config["stream_max_seconds"] == 30
+        headers = {"Authorization": "token emulator-token"}
+        prompt = {"message": {"type": "user_message", "content": "hello"}}
+        with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
+            task_id = client.post(TASKS, json=prompt).json()["taskId"]
+            # Six steps at 0.05 s: the stream follows the run to its error, then ends.
+            streamed = client.get(f"{TASKS}/{task_id}/events/stream").text
+            assert '"type": "error"' in streamed
+            assert client.get(f"{TASKS}/{task_id}").json()["status"] == "idle"
+    finally:
+        assert _terminate(process) == 0
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--agent-pace", "0"], ["--agent-outcome", "maybe"], ["--stream-keepalive", "soon"]],
+)
+def test_parser_rejects_bad_agent_settings(flags: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(flags)

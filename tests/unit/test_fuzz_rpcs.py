@@ -40,6 +40,7 @@ TOKEN = "fuzz-token"
 ORG = "fuzz-org"
 TASK = "pulumiservice_api_agents_task"
 TASKS = "pulumiservice_api_agents_tasks"
+EVENTS = "pulumiservice_api_agents_task_events"
 CALL_DEADLINE_SECONDS = 20.0
 INTERNAL_ERROR = "Internal provider error"
 
@@ -54,7 +55,8 @@ def servicer() -> Iterator[ProviderServicer]:
     )
     server.start()
     provider = ProviderServicer()
-    config = encode_msgpack({"access_token": TOKEN, "api_url": server.url},
+    config = encode_msgpack({"access_token": TOKEN, "api_url": server.url,
+                             "request_timeout": None, "operation_timeout": None},
                             PROVIDER_SCHEMA.cty_type)
     response = provider.ConfigureProvider(
         pb.ConfigureProvider.Request(config=pb.DynamicValue(msgpack=config)), None)
@@ -244,7 +246,7 @@ def test_validate_resource_config(
 
 
 @FUZZ_SETTINGS
-@given(value=dynamic_values, type_name=st.sampled_from((TASK, TASKS)))
+@given(value=dynamic_values, type_name=st.sampled_from((TASK, TASKS, EVENTS)))
 def test_validate_data_resource_config(
     servicer: ProviderServicer, value: tuple[Any, bool], type_name: str
 ) -> None:
@@ -322,7 +324,7 @@ def test_import_resource_state(servicer: ProviderServicer, import_id: str) -> No
 
 
 @FUZZ_SETTINGS
-@given(value=dynamic_values, type_name=st.sampled_from((TASK, TASKS)))
+@given(value=dynamic_values, type_name=st.sampled_from((TASK, TASKS, EVENTS)))
 def test_read_data_source(
     servicer: ProviderServicer, value: tuple[Any, bool], type_name: str
 ) -> None:
@@ -336,5 +338,5 @@ def test_data_source_schemas_are_the_ones_fuzzed() -> None:
     # Guards the type names above against a rename.
     assert task_data_source.SCHEMA is not None and tasks_data_source.SCHEMA is not None
     response = ProviderServicer().GetProviderSchema(pb.GetProviderSchema.Request(), None)
-    assert set(response.data_source_schemas) == {TASK, TASKS}
+    assert set(response.data_source_schemas) == {TASK, TASKS, EVENTS}
     assert TASK in response.resource_schemas

@@ -16,6 +16,7 @@ from terraform_provider_pulumiservice.cty import (
     type_from_json_bytes,
 )
 from terraform_provider_pulumiservice.protocol.servicer import ProviderServicer
+from terraform_provider_pulumiservice.provider import PROVIDER_SCHEMA
 from terraform_provider_pulumiservice.resources.api_agents_task import SCHEMA
 
 TASK_TYPE = SCHEMA.cty_type
@@ -56,8 +57,10 @@ def test_schema_lists_every_attribute_with_flags(servicer: ProviderServicer) -> 
         "source",
         "task_id",
         "tool_execution_mode",
+        "wait_for_completion",
     }
     outputs = {
+        "final_message",
         "id",
         "created_at",
         "created_by",
@@ -93,6 +96,7 @@ def test_schema_lists_every_attribute_with_flags(servicer: ProviderServicer) -> 
     assert set(response.data_source_schemas) == {
         "pulumiservice_api_agents_task",
         "pulumiservice_api_agents_tasks",
+        "pulumiservice_api_agents_task_events",
     }
     for attribute in task.values():
         if not attribute.HasField("nested_type"):
@@ -152,12 +156,11 @@ def test_configure_without_token_names_both_ways(
     servicer: ProviderServicer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("PULUMI_ACCESS_TOKEN", raising=False)
-    provider_type = type_from_json_bytes(b'["object",{"access_token":"string","api_url":"string"}]')
+    provider_type = PROVIDER_SCHEMA.cty_type
+    unset = dict.fromkeys(PROVIDER_SCHEMA.attributes)
     response = servicer.ConfigureProvider(
         pb.ConfigureProvider.Request(
-            config=pb.DynamicValue(
-                msgpack=encode_msgpack({"access_token": None, "api_url": None}, provider_type)
-            )
+            config=pb.DynamicValue(msgpack=encode_msgpack(unset, provider_type))
         ),
         None,
     )
@@ -168,7 +171,7 @@ def test_configure_without_token_names_both_ways(
 def test_upgrade_state_turns_version_0_json_state_into_typed_values(
     servicer: ProviderServicer,
 ) -> None:
-    state = {name: None for name in SCHEMA.attributes}
+    state: dict[str, Any] = {name: None for name in SCHEMA.attributes}
     state.update(
         {
             "id": "acme/t1",
