@@ -297,19 +297,36 @@ def lifecycles_interleaved(
     return results
 
 
-def process_usage(root: Path, subject: Subject, count: int) -> dict[str, Any]:
+def process_usage(
+    root: Path, subject: Subject, count: int, emulator: EmulatorHandle | None = None
+) -> dict[str, Any]:
     """Over one plan, apply, no-op plan and destroy: the largest VmHWM of any provider process,
-    and for each command the CPU seconds of the provider processes against the whole command's
-    (the rest is Terraform's own work)."""
+    for each command the CPU seconds of the provider processes against the whole command's
+    (the rest is Terraform's own work), and (with `emulator`) the API calls each command made,
+    which shows whether two providers do the same work."""
     workdir = prepare_workdir(root, subject, count, f"usage-{count}")
     watches: list[ProviderProcessWatch] = []
+    api_calls: list[dict[str, int]] = []
+
+    def counted(command: Callable[[], CommandRun]) -> CommandRun:
+        if emulator is not None:
+            emulator.clear_requests()
+        run = command()
+        if emulator is not None:
+            calls: dict[str, int] = {}
+            for request in emulator.requests():
+                if request["path"].startswith("/api/"):
+                    calls[request["method"]] = calls.get(request["method"], 0) + 1
+            api_calls.append(calls)
+        return run
+
     runs = [
-        plan(workdir, subject.env, watch=watches),
-        apply(workdir, subject.env, watch=watches),
-        plan(workdir, subject.env, watch=watches),
-        destroy(workdir, subject.env, watch=watches),
+        counted(lambda: plan(workdir, subject.env, watch=watches)),
+        counted(lambda: apply(workdir, subject.env, watch=watches)),
+        counted(lambda: plan(workdir, subject.env, watch=watches)),
+        counted(lambda: destroy(workdir, subject.env, watch=watches)),
     ]
-    cpu = {
+    cpu: dict[str, dict[str, Any]] = {
         step: {
             "command_cpu_seconds": run.cpu_seconds,
             "provider_cpu_seconds": run.provider_cpu_seconds,
@@ -320,6 +337,8 @@ def process_usage(root: Path, subject: Subject, count: int) -> dict[str, Any]:
         }
         for step, watch, run in zip(LIFECYCLE_STEPS, watches, runs, strict=True)
     }
+    for step, calls in zip(LIFECYCLE_STEPS, api_calls, strict=False):
+        cpu[step]["api_calls"] = calls
     log(f"  {subject.key} CPU: " + ", ".join(
         f"{step} {usage['command_cpu_seconds']:.2f}s (provider "
         f"{usage['provider_cpu_seconds']:.2f}s)" for step, usage in cpu.items()))
@@ -575,7 +594,8 @@ def run_all(options: Options, scratch: Path) -> dict[str, Any]:
 
         log("==> peak RSS and CPU per provider process (plan/apply/plan/destroy of 100)")
         results["process_usage"] = {
-            key: process_usage(workdirs, subjects[key], 100)
+            key: process_usage(workdirs, subjects[key], 100,
+                               emulator if key in ("ours", "anchor") else None)
             for key in ("ours", "anchor", "null") if key in subjects
         }
 
@@ -753,6 +773,28 @@ def render_anchor_section(results: dict[str, Any]) -> list[str]:
             f"{ms(ours['cpu_seconds_per_start'])} | {ms(go['cpu_seconds_per_start'])} | "
             f"{ms(ours['cpu_seconds_per_instance'])} | {ms(go['cpu_seconds_per_instance'])} |"
         )
+    usage_cpu = {key: results["process_usage"].get(key, {}).get("cpu", {})
+                 for key in ("ours", "anchor")}
+
+    def calls_text(calls: dict[str, int] | None) -> str:
+        if not calls:
+            return "—"
+        return ", ".join(f"{count} {method}" for method, count in sorted(calls.items()))
+
+    lines += [
+        "",
+        "API calls per command, 100 resources (the same work on both sides, or the comparison is "
+        "not like for like):",
+        "",
+        "| command | ours | Go |",
+        "|---|---|---|",
+    ]
+    for step in LIFECYCLE_STEPS:
+        ours_calls = usage_cpu["ours"].get(step, {}).get("api_calls")
+        go_calls = usage_cpu["anchor"].get(step, {}).get("api_calls")
+        marker = "" if ours_calls == go_calls else " **(differs)**"
+        lines.append(f"| {labels[step]} × 100 | {calls_text(ours_calls)} | "
+                     f"{calls_text(go_calls)}{marker} |")
     startup = results["startup"]
     if "anchor_mtls" in startup:
         ours_start, go_start = startup["ours_mtls"], startup["anchor_mtls"]
