@@ -11,9 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
-import hashlib
 import os
-import secrets
 import ssl
 import struct
 from collections.abc import Callable
@@ -45,18 +43,24 @@ def generate_server_identity() -> ServerIdentity:
     identity on every provider start. ``cryptography`` makes the key and the signature only.
     """
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.hazmat.primitives.hashes import SHA1, SHA256, Hash
 
     key = ec.generate_private_key(ec.SECP256R1())
     public = key.public_key().public_numbers()
     point = b"\x04" + public.x.to_bytes(32, "big") + public.y.to_bytes(32, "big")
+    # subjectKeyIdentifier: SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2, method 1).
+    # cryptography's hash and os.urandom rather than hashlib and secrets: the provider process
+    # itself then imports neither at start-up.
+    key_identifier = Hash(SHA1())
+    key_identifier.update(point)
     now = datetime.datetime.now(datetime.UTC)
     tbs = _tbs_certificate(
         # A positive serial of at most 20 octets (RFC 5280 4.1.2.2), random like go-plugin's.
-        serial=secrets.randbits(159) | 1 << 158,
+        serial=int.from_bytes(os.urandom(20), "big") >> 1 | 1 << 158,
         not_before=now - CLOCK_SKEW_ALLOWANCE,
         not_after=now + CERTIFICATE_LIFETIME,
         public_point=point,
+        key_identifier=key_identifier.finalize(),
     )
     signature = key.sign(tbs, ec.ECDSA(SHA256()))
     certificate_der = _der_sequence(
@@ -157,17 +161,14 @@ _FIXED_EXTENSIONS = (
 
 def _tbs_certificate(
     *, serial: int, not_before: datetime.datetime, not_after: datetime.datetime,
-    public_point: bytes,
+    public_point: bytes, key_identifier: bytes,
 ) -> bytes:
     public_key_info = _der_sequence(
         _der_sequence(_OID_EC_PUBLIC_KEY, _OID_PRIME256V1),
         _der(_BIT_STRING, b"\x00" + public_point),
     )
-    # subjectKeyIdentifier: SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2, method 1).
-    key_identifier = _extension(
-        _der_oid("2.5.29.14"),
-        _der(_OCTET_STRING, hashlib.sha1(public_point, usedforsecurity=False).digest()),
-        critical=False,
+    key_identifier_extension = _extension(
+        _der_oid("2.5.29.14"), _der(_OCTET_STRING, key_identifier), critical=False
     )
     return _der_sequence(
         _der(0xA0, _der_integer(2)),  # version v3
@@ -177,7 +178,7 @@ def _tbs_certificate(
         _der_sequence(_der_time(not_before), _der_time(not_after)),
         _NAME,  # subject
         public_key_info,
-        _der(0xA3, _der_sequence(*_FIXED_EXTENSIONS, key_identifier)),
+        _der(0xA3, _der_sequence(*_FIXED_EXTENSIONS, key_identifier_extension)),
     )
 
 
@@ -310,6 +311,8 @@ def _load_identity_through_pipes(context: ssl.SSLContext, identity: ServerIdenti
 def _load_identity_through_encrypted_file(
     context: ssl.SSLContext, identity: ServerIdentity, private_dir: str
 ) -> None:
+    import secrets
+
     from cryptography.hazmat.primitives import serialization
 
     password = secrets.token_bytes(32)
