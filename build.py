@@ -448,6 +448,10 @@ DOC_PAGES = {
         "data-sources/api_agents_task.md",
         "data-sources/pulumiservice_api_agents_task/data-source.tf",
     ),
+    ("data-source", "api_agents_task_events"): (
+        "data-sources/api_agents_task_events.md",
+        "data-sources/pulumiservice_api_agents_task_events/data-source.tf",
+    ),
     ("data-source", "api_agents_tasks"): (
         "data-sources/api_agents_tasks.md",
         "data-sources/pulumiservice_api_agents_tasks/data-source.tf",
@@ -502,6 +506,8 @@ def _attribute_line(name: str, attribute: dict[str, object], anchor: str | None)
         mode = str(nested.get("nesting_mode", "single")) if isinstance(nested, dict) else "single"
         label = {"single": "Attributes", "list": "List of Attributes", "set": "Set of Attributes",
                  "map": "Map of Attributes"}.get(mode, "Attributes")
+        if attribute.get("block"):
+            label = "Block"
     else:
         label = type_label(attribute.get("type", "dynamic"))
     flags = [label]
@@ -574,9 +580,26 @@ def render_attributes(
     return lines, nested_sections
 
 
+def _blocks_as_attributes(block: dict[str, object]) -> dict[str, dict[str, object]]:
+    """Nested blocks (`timeouts { ... }`) listed like optional attributes with nested schemas."""
+    rendered: dict[str, dict[str, object]] = {}
+    block_types = block.get("block_types", {})
+    assert isinstance(block_types, dict)
+    for name, nested in block_types.items():
+        inner = nested.get("block", {})
+        rendered[name] = {
+            "optional": True,
+            "block": True,
+            "description": inner.get("description", ""),
+            "nested_type": {"attributes": inner.get("attributes", {}), "nesting_mode": "single"},
+        }
+    return rendered
+
+
 def render_schema(block: dict[str, object]) -> list[str]:
     attributes = block.get("attributes", {})
     assert isinstance(attributes, dict)
+    attributes = {**attributes, **_blocks_as_attributes(block)}
     lines, nested_sections = render_attributes(attributes, "", headings=True)
     out = ["## Schema", "", *lines]
     for path, section in nested_sections:
@@ -759,9 +782,9 @@ def cmd_demo(args: list[str]) -> int:
             )
             with progress.step("terraform init"):
                 _demo_terraform(workdir, env, "init", "-input=false")
-            with progress.step("terraform apply (create the agent task)"):
+            with progress.step("terraform apply (start the agent task and wait for its answer)"):
                 _demo_terraform(workdir, env, "apply", "-auto-approve", "-input=false")
-            with progress.step("terraform output (the created task)"):
+            with progress.step("terraform output (the task and the agent's answer)"):
                 _demo_terraform(workdir, env, "output")
             destroy = _confirm_destroy()
             with progress.step("terraform destroy" if destroy else "keep the task (no destroy)"):

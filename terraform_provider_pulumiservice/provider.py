@@ -16,32 +16,11 @@ from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
 from terraform_provider_pulumiservice.framework.path import AttributePath
 from terraform_provider_pulumiservice.framework.resource import DataSource, Resource
 from terraform_provider_pulumiservice.framework.schema import Attribute, Schema
+from terraform_provider_pulumiservice.framework.validators import Duration
 from terraform_provider_pulumiservice.resources.api_agents_task import AgentsTaskResource
 
 if TYPE_CHECKING:
     from terraform_provider_pulumiservice.cloud.client import CloudClient
-
-
-class _DurationSetting:
-    """A Go duration string of at least one second ("45s", "5m", "1m30s")."""
-
-    description = 'A duration such as "45s", "5m" or "1m30s" (at least 1s).'
-
-    def validate(self, value: Any, path: AttributePath, diagnostics: Diagnostics) -> None:
-        # Imported here: the settings module is only needed when a timeout is set.
-        from terraform_provider_pulumiservice.cloud.settings import parse_duration
-
-        if not isinstance(value, str) or not value.strip():
-            return
-        try:
-            seconds = parse_duration(value)
-        except ValueError as error:
-            diagnostics.error("Invalid duration", f"`{path}`: {error}", path)
-            return
-        if seconds < 1:
-            diagnostics.error(
-                "Invalid duration", f"`{path}` must be at least 1s; got {value.strip()!r}.", path
-            )
 
 
 class _ApiUrlSetting:
@@ -86,7 +65,7 @@ PROVIDER_SCHEMA = Schema(
             "The longest one API request may take, from connecting to the last byte of the "
             'answer, as a duration such as `"45s"`. Defaults to `"30s"`.',
             optional=True,
-            validators=(_DurationSetting(),),
+            validators=(Duration(),),
         ),
         "operation_timeout": Attribute(
             STRING,
@@ -94,7 +73,7 @@ PROVIDER_SCHEMA = Schema(
             'listing counts as one operation), as a duration such as `"5m"`. Defaults to '
             '`"2m"`.',
             optional=True,
-            validators=(_DurationSetting(),),
+            validators=(Duration(),),
         ),
     },
 )

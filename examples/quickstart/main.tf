@@ -35,25 +35,33 @@ provider "pulumiservice" {
   access_token = var.pulumi_access_token
 }
 
-resource "pulumiservice_api_agents_task" "review" {
+# A drift review: the agent looks, changes nothing (read-only), and its answer becomes an output.
+resource "pulumiservice_api_agents_task" "drift_review" {
   org_name        = var.org_name
-  message         = "List the stacks in this organization that have not been updated for 90 days."
-  approval_mode   = "manual"
-  permission_mode = "read-only"
+  message         = "Review the stacks in this organization for drift and list what differs from the code."
+  approval_mode   = "auto"      # read-only work needs no approvals
+  permission_mode = "read-only" # the agent may look, not change
+
+  # Create returns when the agent has answered (or failed, or asked for an approval).
+  wait_for_completion = true
+  timeouts {
+    create = "20m"
+  }
 }
 
 output "task_id" {
-  value = pulumiservice_api_agents_task.review.task_id
+  value = pulumiservice_api_agents_task.drift_review.task_id
 }
 
 output "status" {
-  value = pulumiservice_api_agents_task.review.status
+  value = pulumiservice_api_agents_task.drift_review.status
 }
 
 output "name" {
-  value = pulumiservice_api_agents_task.review.name
+  value = pulumiservice_api_agents_task.drift_review.name
 }
 
-output "created_at" {
-  value = pulumiservice_api_agents_task.review.created_at
+output "answer" {
+  description = "The agent's final answer."
+  value       = pulumiservice_api_agents_task.drift_review.final_message
 }

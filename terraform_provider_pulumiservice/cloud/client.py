@@ -24,6 +24,8 @@ from urllib.parse import quote
 
 import httpx
 
+from terraform_provider_pulumiservice.durations import format_duration
+
 from .errors import (
     AmbiguousCreateError,
     ApiError,
@@ -43,11 +45,18 @@ from .settings import (
     DEFAULT_API_URL,
     USER_AGENT_PRODUCT,
     ClientSettings,
-    format_duration,
     resolve_settings,
 )
 from .sse import SseParser
-from .transport import PULUMI_ACCEPT, REQUEST_ID_HEADER, Budget, Reply, Transport, Unconfirmed
+from .transport import (
+    PULUMI_ACCEPT,
+    REQUEST_ID_HEADER,
+    Budget,
+    Reply,
+    Transport,
+    Unconfirmed,
+    request_deadline,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -361,7 +370,7 @@ class CloudClient:
                     f"{len(items)} items: the listing did not finish within the operation "
                     f"timeout of {format_duration(budget.seconds)} (the provider's "
                     f"`operation_timeout`) at {self._settings.base_url} "
-                    f"({self._settings.url_source})"
+                    f"(from {self._settings.url_source})"
                 )
                 if error.last_failure:
                     text += f"; the last request failed with {error.last_failure.rstrip('.')}"
@@ -426,8 +435,11 @@ class CloudClient:
                 )
                 return "unsupported"
             if not 200 <= status < 300:
-                response.read()
-                body = response.content
+                try:
+                    with request_deadline(connect_by):
+                        body = response.read()[:4096]
+                except httpx.HTTPError:
+                    body = b""
                 reply = Reply(
                     "GET", str(url), status, response.headers, body, response.reason_phrase
                 )
@@ -598,7 +610,8 @@ class _Watch:
 def _log_event(org: str, task_id: str, event: dict[str, Any]) -> None:
     body = event.get("eventBody")
     body_type = body.get("type") if isinstance(body, dict) else None
-    logger.info(
+    # DEBUG: the caller (agents/wait.py) logs each event at INFO with what it says.
+    logger.debug(
         "task %s/%s event %s: %s%s",
         org,
         task_id,

@@ -71,7 +71,7 @@ class InvalidSettingsError(CloudError):
 def _where(url: str | None, source: str | None) -> str:
     if not url:
         return ""
-    return f" at {url} ({source})" if source else f" at {url}"
+    return f" at {url} (from {source})" if source else f" at {url}"
 
 
 class ApiError(CloudError):
@@ -142,9 +142,7 @@ class TransportError(CloudError):
             f"Could not reach Pulumi Cloud{_where(base_url, url_source)} for {method} {path} "
             f"after {attempts} {plural}: {reason}"
         )
-        text += " Check network connectivity and the API URL"
-        text += f", which comes from {url_source}." if url_source else "."
-        super().__init__(text)
+        super().__init__(text + " Check network connectivity and the API URL.")
 
 
 class DeadlineExceededError(CloudError):

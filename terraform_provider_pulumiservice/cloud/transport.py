@@ -37,6 +37,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from terraform_provider_pulumiservice.durations import format_duration
+
 from .cancellation import Stopped, StopSignal, settle
 from .errors import (
     ApiError,
@@ -55,7 +57,7 @@ from .retry import (
     retry_wait,
     transport_error_proves_not_sent,
 )
-from .settings import ClientSettings, format_duration
+from .settings import ClientSettings
 
 logger = logging.getLogger("terraform_provider_pulumiservice.cloud")
 
@@ -308,14 +310,6 @@ class Transport:
             max_keepalive_connections=POOL_MAX_CONNECTIONS,
             keepalive_expiry=30.0,
         )
-        if transport is None:
-            transport = httpx.HTTPTransport(
-                # A plain-http endpoint (such as the local emulator) never negotiates TLS, so
-                # skip loading the CA bundle: ~40 ms and several MiB per provider process.
-                verify=settings.base_url.startswith("https://"),
-                limits=limits,
-            )
-        self.deadlines_enforced = install_deadlines(transport)
         self._http = httpx.Client(
             headers={
                 "Authorization": f"token {settings.token}",
@@ -324,10 +318,17 @@ class Transport:
                 "User-Agent": settings.user_agent,
             },
             timeout=self._timeout(settings.request_timeout),
+            limits=limits,
             transport=transport,
             follow_redirects=False,
-            trust_env=False,
+            # A plain-http endpoint (such as the local emulator) never negotiates TLS, so skip
+            # loading the CA bundle: ~40 ms and several MiB per provider process.
+            verify=settings.base_url.startswith("https://"),
         )
+        # httpx builds the default transport, and one per proxy from HTTP(S)_PROXY (honoured as
+        # before), only inside the client; bound the sockets of each of them.
+        transports = [transport] if transport is not None else _client_transports(self._http)
+        self.deadlines_enforced = all([install_deadlines(t) for t in transports])
 
     # -- URLs and budgets ----------------------------------------------------------------------
 
@@ -592,7 +593,7 @@ class Transport:
             shown,
             attempt,
             self.settings.max_attempts,
-            self._redact(reason),
+            reason,  # already scrubbed of the token
             seconds,
         )
         if self._sleep is not None:
@@ -612,7 +613,7 @@ class Transport:
                 f"{operation} did not finish within the operation timeout of "
                 f"{format_duration(budget.seconds)} (the provider's `operation_timeout`)"
             )
-        text += f" at {self.settings.base_url} ({self.settings.url_source})"
+        text += f" at {self.settings.base_url} (from {self.settings.url_source})"
         if last:
             text += f"; the last attempt failed with {last.rstrip('.')}"
         return DeadlineExceededError(text + ".", last_failure=last)
@@ -688,6 +689,13 @@ class Transport:
         self._closed = True
         self._http.close()
         self._workers.shutdown()
+
+
+def _client_transports(client: httpx.Client) -> list[httpx.BaseTransport]:
+    """The transports an httpx.Client built itself: its default one and its proxy mounts."""
+    found: list[httpx.BaseTransport] = [client._transport]
+    found.extend(t for t in client._mounts.values() if t is not None)
+    return found
 
 
 def _shutdown(response: httpx.Response) -> None:

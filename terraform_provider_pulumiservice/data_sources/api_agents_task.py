@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, TypeVar
 
 from terraform_provider_pulumiservice.agents.fields import REPORTED_FIELDS, TaskField
 from terraform_provider_pulumiservice.agents.mapping import (
@@ -25,6 +25,25 @@ from terraform_provider_pulumiservice.framework.schema import (
 
 if TYPE_CHECKING:
     from terraform_provider_pulumiservice.cloud.client import CloudClient
+
+T = TypeVar("T")
+
+
+def read_for_task(
+    call: Callable[[], T], org: str, task_id: str, what: str, diagnostics: Diagnostics
+) -> T | None:
+    """`call()`, or None with a diagnostic: a missing task points at `task_id`."""
+    try:
+        return call()
+    except NotFoundError:
+        diagnostics.error(
+            "Agent task not found",
+            f"Organization {org!r} has no agent task {task_id!r}.",
+            AttributePath.root("task_id"),
+        )
+    except CloudError as error:
+        diagnostics.error(f"Could not read {what}", str(error))
+    return None
 
 
 def read_only_attribute(field: TaskField) -> Attribute:
@@ -58,17 +77,10 @@ class AgentsTaskDataSource(DataSource):
 
     def read(self, client: CloudClient, config: State, diagnostics: Diagnostics) -> State | None:
         org, task_id = config["org_name"], config["task_id"]
-        try:
-            task = client.get_task(org, task_id)
-        except NotFoundError:
-            diagnostics.error(
-                "Agent task not found",
-                f"Organization {org!r} has no agent task {task_id!r}.",
-                AttributePath.root("task_id"),
-            )
-            return None
-        except CloudError as error:
-            diagnostics.error("Could not read the agent task", str(error))
+        task = read_for_task(
+            lambda: client.get_task(org, task_id), org, task_id, "the agent task", diagnostics
+        )
+        if task is None:
             return None
         mismatch = identity_mismatch(task, task_id)
         if mismatch is not None:

@@ -7,8 +7,8 @@ from typing import Any, Protocol
 
 from terraform_provider_pulumiservice.agents.run import event_attributes
 from terraform_provider_pulumiservice.cty import BOOL, STRING, List, Object
+from terraform_provider_pulumiservice.data_sources.api_agents_task import read_for_task
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
-from terraform_provider_pulumiservice.framework.path import AttributePath
 from terraform_provider_pulumiservice.framework.resource import DataSource, State
 from terraform_provider_pulumiservice.framework.schema import Attribute, Schema
 
@@ -65,20 +65,15 @@ class AgentsTaskEventsDataSource(DataSource):
     schema = SCHEMA
 
     def read(self, client: EventsClient, config: State, diagnostics: Diagnostics) -> State | None:
-        from terraform_provider_pulumiservice.cloud.errors import CloudError, NotFoundError
-
         org, task_id = config["org_name"], config["task_id"]
-        try:
-            raw_events = client.list_events(org, task_id)
-        except NotFoundError:
-            diagnostics.error(
-                "Agent task not found",
-                f"Organization {org!r} has no agent task {task_id!r}.",
-                AttributePath.root("task_id"),
-            )
-            return None
-        except CloudError as error:
-            diagnostics.error("Could not read the agent task's events", str(error))
+        raw_events = read_for_task(
+            lambda: client.list_events(org, task_id),
+            org,
+            task_id,
+            "the agent task's events",
+            diagnostics,
+        )
+        if raw_events is None and diagnostics.has_errors():
             return None
         events = []
         skipped = 0

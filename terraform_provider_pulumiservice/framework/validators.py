@@ -8,11 +8,11 @@ Terraform validates again once the value is known.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from terraform_provider_pulumiservice.cty import Unknown
+from terraform_provider_pulumiservice.durations import parse_duration
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
 from terraform_provider_pulumiservice.framework.path import AttributePath
 
@@ -106,54 +106,30 @@ class MaxBytes:
                 )
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in a Go duration string (`"30m"`, `"1h30m"`, `"90s"`), or None if invalid."""
-    if not text or text in ("+", "-"):
-        return None
-    body = text[1:] if text[0] in "+-" else text
-    if body == "0":
-        return 0.0
-    position, total = 0, 0.0
-    while position < len(body):
-        match = _DURATION_PART.match(body, position)
-        if match is None:
-            return None
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        position = match.end()
-    if position == 0:
-        return None
-    return -total if text[0] == "-" else total
-
-
 @dataclass(frozen=True)
 class Duration:
-    """A positive Go duration string such as `"30m"` or `"1h30m"`."""
+    """A Go duration string such as `"30m"` or `"1h30m"`, at least `minimum` seconds."""
+
+    minimum: float = 1.0
 
     @property
     def description(self) -> str:
-        return 'A duration such as `"30m"`, `"1h"` or `"90s"`.'
+        return f'A duration such as `"30m"`, `"1h"` or `"90s"` (at least {self.minimum:g}s).'
 
     def validate(self, value: Any, path: AttributePath, diagnostics: Diagnostics) -> None:
         if not isinstance(value, str):
             return
-        seconds = parse_duration(value)
-        if seconds is None or seconds <= 0:
+        try:
+            seconds = parse_duration(value)
+        except ValueError as error:
+            diagnostics.error(
+                "Invalid duration", f"`{path}` must be a positive duration: {error}", path
+            )
+            return
+        if seconds < self.minimum:
             diagnostics.error(
                 "Invalid duration",
-                f'`{path}` must be a positive duration such as "30m", "1h30m" or "90s" '
-                f'(units h, m, s, ms); got "{value}".',
+                f"`{path}` must be at least {self.minimum:g}s; got {value.strip()!r}.",
                 path,
             )
 

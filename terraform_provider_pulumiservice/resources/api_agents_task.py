@@ -44,6 +44,7 @@ from terraform_provider_pulumiservice.cloud.errors import (
     NotFoundError,
 )
 from terraform_provider_pulumiservice.cty import BOOL, STRING
+from terraform_provider_pulumiservice.durations import parse_duration
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
 from terraform_provider_pulumiservice.framework.path import AttributePath
 from terraform_provider_pulumiservice.framework.planmodifiers import (
@@ -59,11 +60,7 @@ from terraform_provider_pulumiservice.framework.schema import (
     Schema,
     nested_attribute,
 )
-from terraform_provider_pulumiservice.framework.validators import (
-    Duration,
-    Validator,
-    parse_duration,
-)
+from terraform_provider_pulumiservice.framework.validators import Duration, Validator
 
 if TYPE_CHECKING:
     from terraform_provider_pulumiservice.cloud.client import CloudClient
@@ -487,11 +484,15 @@ _TAINTED = (
 def _create_timeout_text(planned: State) -> str:
     timeouts = planned.get("timeouts")
     text = timeouts.get("create") if isinstance(timeouts, dict) else None
-    return text if isinstance(text, str) and parse_duration(text) else DEFAULT_CREATE_TIMEOUT
+    return text.strip() if isinstance(text, str) and text.strip() else DEFAULT_CREATE_TIMEOUT
 
 
 def _create_timeout_seconds(planned: State) -> float:
-    return parse_duration(_create_timeout_text(planned)) or 1800.0
+    # Validation refused anything else at plan time; a value it could not see falls back.
+    try:
+        return max(1.0, parse_duration(_create_timeout_text(planned)))
+    except ValueError:
+        return parse_duration(DEFAULT_CREATE_TIMEOUT)
 
 
 def _report_run_end(end: RunEnd, task_id: str, name: object, diagnostics: Diagnostics) -> None:

@@ -12,13 +12,14 @@ import pytest
 
 from terraform_provider_pulumiservice.agents.fields import MESSAGE_MAX_BYTES, TASK_FIELDS
 from terraform_provider_pulumiservice.agents.mapping import create_body, patch_body
+from terraform_provider_pulumiservice.cloud.errors import CancelledError, DeadlineExceededError
 from terraform_provider_pulumiservice.cty import DYNAMIC, UNKNOWN, CtyType, List, Map, Object
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
 from terraform_provider_pulumiservice.framework.planmodifiers import IMPORTED_MARKER
 from terraform_provider_pulumiservice.protocol.plan import plan_object
 from terraform_provider_pulumiservice.protocol.validate import validate_attributes
 from terraform_provider_pulumiservice.resources.api_agents_task import SCHEMA, AgentsTaskResource
-from tests.support.fake_cloud import FakeCloud, transport_failure
+from tests.support.fake_cloud import FakeCloud, agent_event, transport_failure
 
 NOW = datetime.datetime(2026, 11, 30, 12, 0, 0, tzinfo=datetime.UTC)
 V0_STATE = Path(__file__).resolve().parents[2] / "tests" / "data" / "v0_1_0_state"
@@ -439,3 +440,100 @@ def test_every_v0_state_of_the_fixture_upgrades_to_typed_values() -> None:
     assert upgraded["object_message"]["cli_integrations"] == []
     assert upgraded["minimal"]["message"] == "List the stacks"
     assert upgraded["minimal"]["created_by"]["github_login"] == "emulator-user"
+
+
+# --- waiting for the agent ---------------------------------------------------------------------
+
+RUN = [
+    agent_event("e1", "user_message", content="hi"),
+    agent_event("e2", "assistant_message", content="looking", is_final=False),
+    agent_event("e3", "assistant_message", content="All stacks match their code.", is_final=True),
+]
+
+
+def waiting_cloud(events: list[dict[str, Any]] | None = None, **failures: Exception) -> FakeCloud:
+    cloud = FakeCloud(failures=dict(failures))
+    cloud.events["t1"] = list(RUN if events is None else events)
+    return cloud
+
+
+def test_waiting_fills_final_message_and_the_state_the_run_ended_with() -> None:
+    cloud, diagnostics = waiting_cloud(), Diagnostics()
+    state = AgentsTaskResource().create(
+        cloud.client, planned_create(wait_for_completion=True, approval_mode="auto"), diagnostics
+    )
+    assert not diagnostics and state is not None
+    assert state["final_message"] == "All stacks match their code."
+    assert state["status"] == "idle"
+    assert cloud.call_names() == ["create", "get", "watch", "get"]
+
+
+def test_without_waiting_no_events_are_read_and_final_message_is_null() -> None:
+    cloud = waiting_cloud()
+    state = AgentsTaskResource().create(cloud.client, planned_create(), Diagnostics())
+    assert state is not None and state["final_message"] is None
+    assert "watch" not in cloud.call_names()
+
+
+def test_an_agent_error_is_an_error_diagnostic_with_the_agents_message_and_the_task_kept() -> None:
+    cloud = waiting_cloud([agent_event("e1", "error", message="the stack is locked")])
+    diagnostics = Diagnostics()
+    state = AgentsTaskResource().create(
+        cloud.client, planned_create(wait_for_completion=True), diagnostics
+    )
+    assert state is not None and state["task_id"] == "t1"
+    assert diagnostics[0].summary == "The agent's run failed"
+    assert "the stack is locked" in diagnostics[0].detail
+
+
+def test_an_approval_request_stops_the_wait_and_says_what_it_waits_for() -> None:
+    events = [
+        agent_event(
+            "e1",
+            "user_approval_request",
+            message="May I run pulumi up?",
+            context={"tool_name": "pulumi_up"},
+        ),
+        agent_event("e2", "awaiting_approvals"),
+    ]
+    diagnostics = Diagnostics()
+    state = AgentsTaskResource().create(
+        waiting_cloud(events).client, planned_create(wait_for_completion=True), diagnostics
+    )
+    assert state is not None
+    assert diagnostics[0].summary == "The agent is waiting for an approval"
+    assert "May I run pulumi up?" in diagnostics[0].detail
+    assert "pulumi_up" in diagnostics[0].detail
+
+
+@pytest.mark.parametrize(
+    ("failure", "summary"),
+    [
+        (DeadlineExceededError("deadline passed"), "Timed out waiting for the agent"),
+        (CancelledError(), "Stopped waiting for the agent"),
+        (transport_failure(), "Could not follow the agent's run"),
+    ],
+)
+def test_a_wait_that_cannot_finish_keeps_the_task_in_state(
+    failure: Exception, summary: str
+) -> None:
+    diagnostics = Diagnostics()
+    planned = planned_create(wait_for_completion=True, timeouts={"create": "45m"})
+    state = AgentsTaskResource().create(waiting_cloud(watch=failure).client, planned, diagnostics)
+    assert state is not None and state["task_id"] == "t1" and state["id"] == "acme/t1"
+    assert diagnostics[0].summary == summary
+    assert "keeps running" in diagnostics[0].detail or "following its run" in diagnostics[0].detail
+    if isinstance(failure, DeadlineExceededError):
+        assert "45m" in diagnostics[0].detail
+
+
+def test_refresh_with_waiting_reads_the_newest_final_answer() -> None:
+    cloud = waiting_cloud(
+        [*RUN, agent_event("e4", "assistant_message", content="Later answer.", is_final=True)]
+    )
+    cloud.add_task("t1")
+    prior = {**PRIOR, "wait_for_completion": True, "final_message": "All stacks match."}
+    state = AgentsTaskResource().read(cloud.client, prior, Diagnostics())
+    assert state is not None and state["final_message"] == "Later answer."
+    plain = AgentsTaskResource().read(cloud.client, dict(PRIOR), Diagnostics())
+    assert plain is not None and "list_events" not in cloud.call_names()[-1:]

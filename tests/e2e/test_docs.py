@@ -12,6 +12,7 @@ PAGES = [
     "index.md",
     "resources/api_agents_task.md",
     "data-sources/api_agents_task.md",
+    "data-sources/api_agents_task_events.md",
     "data-sources/api_agents_tasks.md",
 ]
 

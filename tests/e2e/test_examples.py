@@ -17,6 +17,7 @@ SNIPPETS = [
     "provider",
     "resources/pulumiservice_api_agents_task",
     "data-sources/pulumiservice_api_agents_task",
+    "data-sources/pulumiservice_api_agents_task_events",
     "data-sources/pulumiservice_api_agents_tasks",
 ]
 REQUIRED_PROVIDERS = """terraform {

@@ -20,6 +20,33 @@ def not_found(method: str, path: str) -> NotFoundError:
     )
 
 
+def sample_task(task_id: str, **fields: Any) -> dict[str, Any]:
+    """A task object as the API returns it, with every field the resource reads."""
+    task: dict[str, Any] = {
+        "id": task_id,
+        "name": "a task",
+        "status": "running",
+        "approvalMode": "manual",
+        "permissionMode": "default",
+        "isShared": False,
+        "planMode": False,
+        "source": "api",
+        "toolExecutionMode": "cloud",
+        "taskType": "sync",
+        "createdAt": "2026-12-01T00:00:00Z",
+        "createdBy": {
+            "name": "Ann",
+            "githubLogin": "ann",
+            "avatarUrl": "https://a/x.png",
+            "email": "ann@example.com",
+        },
+        "entities": [],
+        "tokensUsed": 1,
+    }
+    task.update(fields)
+    return task
+
+
 @dataclass
 class FakeCloud:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -43,28 +70,7 @@ class FakeCloud:
             raise error
 
     def add_task(self, task_id: str, **fields: Any) -> dict[str, Any]:
-        task = {
-            "id": task_id,
-            "name": "a task",
-            "status": "running",
-            "approvalMode": "manual",
-            "permissionMode": "default",
-            "isShared": False,
-            "planMode": False,
-            "source": "api",
-            "toolExecutionMode": "cloud",
-            "taskType": "sync",
-            "createdAt": "2026-12-01T00:00:00Z",
-            "createdBy": {
-                "name": "Ann",
-                "githubLogin": "ann",
-                "avatarUrl": "https://a/x.png",
-                "email": "ann@example.com",
-            },
-            "entities": [],
-            "tokensUsed": 1,
-        }
-        task.update(fields)
+        task = sample_task(task_id, **fields)
         self.tasks[task_id] = task
         return task
 
@@ -117,8 +123,33 @@ class FakeCloud:
         self._fail("list_events")
         return list(self.events.get(task_id, []))
 
+    def watch_events(
+        self,
+        org: str,
+        task_id: str,
+        *,
+        deadline: float,
+        after_event_id: str | None = None,
+        idle_timeout: float = 60.0,
+    ) -> Iterator[dict[str, Any]]:
+        """The stored events after `after_event_id`; the task is idle once they are out."""
+        self.calls.append(("watch", org, task_id))
+        self._fail("watch")
+        events = self.events.get(task_id, [])
+        ids = [event.get("id") for event in events]
+        start = ids.index(after_event_id) + 1 if after_event_id in ids else 0
+        yield from events[start:]
+        if task_id in self.tasks:
+            self.tasks[task_id]["status"] = "idle"
+
     def call_names(self) -> list[str]:
         return [name for name, _, _ in self.calls]
+
+
+def agent_event(event_id: str, body_type: str, **body: Any) -> dict[str, Any]:
+    """An AgentConsoleEvent as the API sends it."""
+    console_type = "userInput" if body_type.startswith("user_") else "agentResponse"
+    return {"id": event_id, "type": console_type, "eventBody": {"type": body_type, **body}}
 
 
 def transport_failure(text: str = "connection refused") -> CloudError:

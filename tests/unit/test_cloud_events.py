@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from terraform_provider_pulumiservice.cloud import (
+    ApiError,
     CancelledError,
     ClientSettings,
     CloudClient,
@@ -210,15 +211,16 @@ def test_a_silent_stream_is_reconnected_after_the_idle_limit(
 
     with (
         HostileApi(TaskApi(silent_first)) as api,
-        caplog.at_level(logging.INFO, logger="terraform_provider_pulumiservice.cloud"),
+        caplog.at_level(logging.DEBUG, logger="terraform_provider_pulumiservice.cloud"),
     ):
         started = time.monotonic()
         assert ids(watch(api, idle_timeout=0.4)) == ["e1", "e2", "e3", "e4"]
         assert time.monotonic() - started < 3.0
     assert len(api.requests_to("GET", "/events/stream")) == 2
     assert "no data for 0.4s" in caplog.text
-    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
-    assert any("event e1: agentResponse (assistant_message)" in m for m in infos)
+    # Each event at DEBUG here; agents/wait.py logs it at INFO with what it says.
+    debugs = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any("event e1: agentResponse (assistant_message)" in m for m in debugs)
 
 
 def test_after_event_id_skips_what_the_caller_has_already_seen() -> None:
@@ -392,3 +394,22 @@ def test_watching_a_task_of_the_emulator_yields_its_events_until_it_is_idle(
     assert ids(watched) == ids(listed)
     assert len(set(ids(watched))) == len(watched)
     assert json.dumps(watched)
+
+
+def test_a_refused_stream_is_an_api_error_naming_the_url() -> None:
+    def refuse(exchange: Exchange, wire: Wire, number: int) -> None:
+        wire.send(response_bytes(401, {"message": "bad token"}))
+
+    with HostileApi(TaskApi(refuse)) as api, pytest.raises(ApiError) as caught:
+        watch(api)
+    assert "HTTP 401: bad token" in str(caught.value)
+    assert f"{TASK}/events/stream" in str(caught.value)
+
+
+def test_a_stream_failing_with_server_errors_falls_back_to_polling() -> None:
+    def busy(exchange: Exchange, wire: Wire, number: int) -> None:
+        wire.send(response_bytes(503, {"message": "busy"}))
+
+    with HostileApi(TaskApi(busy)) as api:
+        assert ids(watch(api)) == ["e1", "e2", "e3", "e4"]
+    assert len(api.requests_to("GET", "/events/stream")) == 3

@@ -316,3 +316,17 @@ def test_a_mock_transport_still_works_without_socket_deadlines() -> None:
     assert not client._transport.deadlines_enforced
     assert client.get_task("acme", "t") == {"id": "t"}
     client.close()
+
+
+def test_a_proxy_from_the_environment_is_used_and_its_connections_are_bounded_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with HostileApi(answer(200, {"id": "t1"})) as proxy:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        client = client_for("http://api.example.test")
+        assert client._transport.deadlines_enforced
+        assert client.get_task("acme", "t1") == {"id": "t1"}
+        client.close()
+    assert proxy.requests[0].target == f"http://api.example.test{TASKS}/t1"

@@ -10,7 +10,7 @@ from terraform_provider_pulumiservice.cloud import (
     MissingTokenError,
     resolve_settings,
 )
-from terraform_provider_pulumiservice.cloud.settings import format_duration, parse_duration
+from terraform_provider_pulumiservice.durations import format_duration, parse_duration
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics, Severity
 from terraform_provider_pulumiservice.framework.path import AttributePath
 from terraform_provider_pulumiservice.provider import PROVIDER_SCHEMA, configure_client

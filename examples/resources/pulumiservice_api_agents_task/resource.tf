@@ -23,3 +23,21 @@ resource "pulumiservice_api_agents_task" "upgrade_review" {
 output "upgrade_review_status" {
   value = pulumiservice_api_agents_task.upgrade_review.status
 }
+
+# Run a drift review, wait for the agent, and output its answer. The apply fails when the agent
+# reports an error, the run is cancelled, or it stops to ask for an approval.
+resource "pulumiservice_api_agents_task" "drift_review" {
+  org_name            = "my-org"
+  message             = "Review the prod stacks for drift and summarize what differs from the code."
+  approval_mode       = "auto"
+  permission_mode     = "read-only"
+  wait_for_completion = true
+
+  timeouts {
+    create = "30m"
+  }
+}
+
+output "drift_review_answer" {
+  value = pulumiservice_api_agents_task.drift_review.final_message
+}
