@@ -440,7 +440,10 @@ def running_emulator() -> Iterator[EmulatorHandle]:
     from terraform_provider_pulumiservice.emulator.server import EmulatorServer
 
     server = EmulatorServer(
-        host="127.0.0.1", port=0, db_path=None, tokens=(DEFAULT_TOKEN,), idle_after=2.0,
+        # idle_after=0: every task has finished its run by the time anyone reads it. Otherwise
+        # whether destroy finds a task still running (and cancels it) depends on how fast the
+        # provider got there, and the two same-schema providers would not make the same calls.
+        host="127.0.0.1", port=0, db_path=None, tokens=(DEFAULT_TOKEN,), idle_after=0.0,
         cli_integrations=(("aws", "default"),),
     )
     server.start()
