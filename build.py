@@ -9,6 +9,10 @@ Commands (python3 build.py <command> [args]):
                     and the release artifacts in dist/release (skipped when sources are unchanged)
   protos            only regenerate the protobuf stubs
   mirror DIR        install the built provider into a filesystem mirror; prints its lock hashes
+  network-mirror DIR  write a provider network mirror (index.json, <version>.json, zips)
+  checksums [DIR]   rewrite SHA256SUMS of a release directory (signed when GPG_FINGERPRINT is set)
+  glibc [DIR]       the highest GLIBC symbol version each ELF file of the bundle needs
+  lock              re-resolve requirements.lock with uv (hashes for every platform)
   docs [--check]    regenerate docs/ from the served schema and examples/ (--check: compare only)
   demo              build, start the emulator, apply and destroy examples/quickstart
   test [ARGS]       build, then unit tests, then e2e tests (ARGS go to pytest)
@@ -38,8 +42,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
-VENV_PYTHON = VENV / "bin" / "python"
+# TFPS_VENV lets a second checkout build with this one's venv (the reproducibility test).
+VENV = Path(os.environ.get("TFPS_VENV") or ROOT / ".venv").resolve()
+# A venv keeps its programs in Scripts\ on Windows, bin/ elsewhere.
+VENV_BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+VENV_PYTHON = VENV_BIN / ("python.exe" if os.name == "nt" else "python")
 PACKAGE_NAME = "terraform_provider_pulumiservice"
 PACKAGE = ROOT / PACKAGE_NAME
 PROTO_DIR = ROOT / "proto"
@@ -54,6 +61,9 @@ DEV_TFRC = DIST / "dev.tfrc"
 DEV_MIRROR = DIST / "mirror"
 BUILD_STAMP = DIST / ".plugin-build-stamp"
 WORK = ROOT / "build"
+LOCK_FILE = ROOT / "requirements.lock"
+# Only `build.py lock` uses uv (to write the lock); everything else installs with pip.
+UV_VERSION = "0.13.8"
 
 BINARY_NAME = "terraform-provider-pulumiservice"
 PROVIDER_SOURCE = "registry.terraform.io/pulumi/pulumiservice"
@@ -76,7 +86,8 @@ def project_version() -> str:
 
 
 def executable_name(version: str | None = None) -> str:
-    return f"{BINARY_NAME}_v{version or project_version()}"
+    suffix = ".exe" if os.name == "nt" else ""  # Terraform looks for the .exe on Windows
+    return f"{BINARY_NAME}_v{version or project_version()}{suffix}"
 
 
 def terraform_platform() -> str:
@@ -155,18 +166,78 @@ def terraform_env(tfrc: Path, **extra: str) -> dict[str, str]:
 
 
 def ensure_venv() -> None:
-    """Create .venv and install the project with its dev extras (skipped when pyproject is same)."""
-    stamp = VENV / ".installed-pyproject-sha256"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """Create .venv and install exactly the locked dependencies (hash-checked), then the project
+    itself, editable, built with those locked tools. Skipped when pyproject and lock are same."""
+    stamp = VENV / ".installed-lock-sha256"
+    wanted = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + b"\0" + LOCK_FILE.read_bytes()
+    ).hexdigest()
     if VENV_PYTHON.exists() and stamp.exists() and stamp.read_text() == wanted:
         return
-    started = step("preparing .venv (installing dependencies)")
+    if (ROOT / ".venv").resolve() != VENV:
+        # Reinstalling would point the shared venv's editable install at this checkout.
+        raise SystemExit(f"build.py: TFPS_VENV={VENV} was made from another pyproject.toml or "
+                         f"{LOCK_FILE.name}; build without TFPS_VENV")
+    missing = unlocked_requirements()
+    if missing:
+        raise SystemExit(f"build.py: {LOCK_FILE.name} has no pin for {', '.join(missing)} "
+                         "from pyproject.toml: run `python3 build.py lock` and commit the lock")
+    started = step(f"preparing .venv (installing {LOCK_FILE.name} with --require-hashes)")
     if not VENV_PYTHON.exists():
         run(sys.executable, "-m", "venv", VENV)
-    run(VENV_PYTHON, "-m", "pip", "install", "-q", "--upgrade", "pip")
-    run(VENV_PYTHON, "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev]")
+    pip: list[str | Path] = [
+        VENV_PYTHON, "-m", "pip", "install", "-q", "--disable-pip-version-check"
+    ]
+    # Every runtime, development and build dependency at the locked version and hash.
+    run(*pip, "--require-hashes", "--no-deps", "-r", LOCK_FILE)
+    # No build isolation: the project is built by the locked setuptools and grpcio-tools, not
+    # whatever the index offers today; --no-deps: the lock already installed everything.
+    run(*pip, "--no-deps", "--no-build-isolation", "-e", ROOT)
+    # A lock older than a raised floor in pyproject.toml shows up here.
+    check = subprocess.run([str(VENV_PYTHON), "-m", "pip", "check"], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise SystemExit(f"build.py: the locked versions do not satisfy pyproject.toml:\n"
+                         f"{check.stdout}run `python3 build.py lock` and commit the lock")
     stamp.write_text(wanted)
     done(started)
+
+
+def _requirement_name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement
+
+
+def unlocked_requirements() -> list[str]:
+    """Dependencies (runtime, dev extra, build system) that requirements.lock does not pin."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wanted = list(project["project"].get("dependencies", []))
+    wanted += project["project"].get("optional-dependencies", {}).get("dev", [])
+    wanted += project.get("build-system", {}).get("requires", [])
+    pinned = {
+        _requirement_name(line)
+        for line in LOCK_FILE.read_text().splitlines()
+        if re.match(r"[A-Za-z0-9]", line)
+    }
+    return sorted({_requirement_name(r) for r in wanted} - pinned)
+
+
+def cmd_lock(args: list[str]) -> int:
+    """Re-resolve requirements.lock (universal: every platform's markers and wheel hashes)."""
+    uv_venv = WORK / "uv"
+    uv = uv_venv / "bin" / "uv"
+    if not uv.exists():
+        run(sys.executable, "-m", "venv", uv_venv)
+        run(uv_venv / "bin" / "python", "-m", "pip", "install", "-q", f"uv=={UV_VERSION}")
+    run(
+        uv, "pip", "compile", "pyproject.toml", PACKAGING / "build-requirements.in",
+        "--extra", "dev", "--universal", "--python-version", "3.11", "--generate-hashes",
+        "--no-header", "--quiet", "--native-tls", "--output-file", LOCK_FILE, *args,
+        cwd=ROOT,
+    )
+    print(f"lock:      {LOCK_FILE} (commit it; the next build.py run reinstalls .venv)")
+    return 0
 
 
 def generate_stubs() -> None:
@@ -174,7 +245,7 @@ def generate_stubs() -> None:
     protos = sorted(PROTO_DIR.glob("*.proto"))
     version_file = PACKAGE / "_version.py"
     version_text = (
-        f'"""Written by build.py from pyproject.toml."""\n\nVERSION = "{project_version()}"\n'
+        f'"""Written at build time from pyproject.toml."""\n\nVERSION = "{project_version()}"\n'
     )
     if not version_file.exists() or version_file.read_text() != version_text:
         version_file.write_text(version_text)
@@ -183,17 +254,7 @@ def generate_stubs() -> None:
     if len(outputs) >= 2 * len(protos) and min(p.stat().st_mtime for p in outputs) > newest_input:
         return
     started = step("generating protobuf stubs")
-    run(
-        VENV_PYTHON, "-m", "grpc_tools.protoc", f"-I{PROTO_DIR}",
-        f"--python_out={STUB_DIR}", f"--grpc_python_out={STUB_DIR}", f"--pyi_out={STUB_DIR}",
-        *protos,
-    )
-    # protoc writes top-level imports between the generated modules; make them package-relative.
-    for path in STUB_DIR.glob("*_pb2*.py*"):
-        text = path.read_text()
-        fixed = re.sub(r"^import (\w+_pb2) as", r"from . import \1 as", text, flags=re.MULTILINE)
-        if fixed != text:
-            path.write_text(fixed)
+    run(VENV_PYTHON, PROTO_DIR / "generate.py", STUB_DIR)
     done(started)
 
 
@@ -204,7 +265,8 @@ def generate_stubs() -> None:
 def source_fingerprint() -> str:
     """Hash of everything that goes into the executable; a change means rebuild."""
     digest = hashlib.sha256()
-    inputs = [ROOT / "pyproject.toml", *sorted(PROTO_DIR.glob("*.proto"))]
+    inputs = [ROOT / "pyproject.toml", LOCK_FILE, ROOT / "setup.py"]
+    inputs += sorted(path for path in PROTO_DIR.glob("*") if path.is_file())  # + generate.py
     inputs += sorted(PACKAGING.glob("*"))
     inputs += sorted(
         path for path in PACKAGE.rglob("*")
@@ -226,6 +288,8 @@ def pyinstaller(one_file: bool, exe_name: str, dist_path: Path, work_path: Path)
             "TFPS_ONEFILE": "1" if one_file else "0",
             "TFPS_DIR_NAME": "plugin",
             "PYTHONHASHSEED": "0",
+            # Whatever PyInstaller or a hook dates (the zip entries have this date too).
+            "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "1577836800"),
             "PYI_LOG_LEVEL": "WARN",
         }
     )
@@ -310,10 +374,14 @@ def release_names(version: str, plat: str) -> tuple[str, str, str]:
     return f"{base}_{plat}.zip", f"{base}_SHA256SUMS", f"{base}_manifest.json"
 
 
+def signature_name(version: str) -> str:
+    return f"{BINARY_NAME}_{version}_SHA256SUMS.sig"
+
+
 def write_release() -> Path:
-    """dist/release: the platform zip, its SHA256SUMS and the registry manifest."""
+    """dist/release: the platform zip, the registry manifest, SHA256SUMS (and its signature)."""
     version = project_version()
-    zip_name, sums_name, manifest_name = release_names(version, terraform_platform())
+    zip_name, _, manifest_name = release_names(version, terraform_platform())
     RELEASE_DIR.mkdir(parents=True, exist_ok=True)
     archive = RELEASE_DIR / zip_name
     stamp = RELEASE_DIR / ".built-from"
@@ -326,12 +394,174 @@ def write_release() -> Path:
         json.dumps({"version": 1, "metadata": {"protocol_versions": PROTOCOL_VERSIONS}}, indent=2)
         + "\n"
     )
-    # Every zip present (other platforms may have been copied in), then the manifest.
-    listed = sorted(p for p in RELEASE_DIR.glob(f"{BINARY_NAME}_{version}_*.zip"))
-    listed.append(manifest)
-    sums = "".join(f"{sha256_file(p)}  {p.name}\n" for p in listed)
-    (RELEASE_DIR / sums_name).write_text(sums)
+    write_checksums(RELEASE_DIR)
     return archive
+
+
+def write_checksums(release_dir: Path) -> Path:
+    """SHA256SUMS over every zip of this version present (other platforms may have been copied
+    in) and the manifest, as goreleaser writes it; signed when GPG_FINGERPRINT is set."""
+    version = project_version()
+    _, sums_name, manifest_name = release_names(version, "")
+    listed = sorted(release_dir.glob(f"{BINARY_NAME}_{version}_*.zip"))
+    if not listed:
+        raise SystemExit(f"build.py: no {BINARY_NAME}_{version}_*.zip in {release_dir}")
+    manifest = release_dir / manifest_name
+    if not manifest.exists():
+        raise SystemExit(f"build.py: {manifest} is missing")
+    listed.append(manifest)
+    sums = release_dir / sums_name
+    sums.write_text("".join(f"{sha256_file(p)}  {p.name}\n" for p in listed))
+    signature = release_dir / signature_name(version)
+    # A signature of an older SHA256SUMS would only make registries refuse the release.
+    signature.unlink(missing_ok=True)
+    fingerprint = os.environ.get("GPG_FINGERPRINT", "").strip()
+    if not fingerprint:
+        print("release:   unsigned (set GPG_FINGERPRINT to sign SHA256SUMS with that GnuPG key)")
+        return sums
+    gpg = shutil.which("gpg")
+    if gpg is None:
+        raise SystemExit("build.py: GPG_FINGERPRINT is set but `gpg` is not on PATH")
+    # GnuPG finds its keys through GNUPGHOME (inherited) or ~/.gnupg; --batch never prompts.
+    command = [gpg, "--batch", "--yes", "--local-user", fingerprint, "--output", str(signature)]
+    # A protected key's passphrase goes through stdin, never the command line.
+    passphrase = os.environ.get("GPG_PASSPHRASE")
+    if passphrase:
+        command += ["--pinentry-mode", "loopback", "--passphrase-fd", "0"]
+    result = subprocess.run(
+        [*command, "--detach-sign", str(sums)],
+        input=passphrase or "", capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise SystemExit(
+            f"build.py: gpg could not sign {sums.name} with key {fingerprint}:\n{result.stderr}"
+        )
+    print(f"release:   signed {sums.name} with {fingerprint} -> {signature.name}")
+    return sums
+
+
+def cmd_checksums(args: list[str]) -> int:
+    """Rewrite SHA256SUMS (and the signature) of a release directory gathered from several
+    platform builds (the release workflow's last job)."""
+    if len(args) > 1:
+        print("usage: build.py checksums [DIR]", file=sys.stderr)
+        return 2
+    release_dir = Path(args[0]).resolve() if args else RELEASE_DIR
+    sums = write_checksums(release_dir)
+    print(sums.read_text(), end="")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# size and glibc floor of the bundle
+
+
+def tree_size(directory: Path) -> int:
+    return sum(path.stat().st_size for _, path in package_files(directory))
+
+
+def _elf_version_needs(path: Path) -> set[str]:
+    """Symbol versions an ELF file needs from its libraries (its .gnu.version_r section), e.g.
+    {"GLIBC_2.17", "GLIBCXX_3.4.19"}. Empty for anything that is not ELF."""
+    import struct
+
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or len(data) < 64:
+        return set()
+    is_64 = data[4] == 2
+    order = "<" if data[5] == 1 else ">"
+    if is_64:
+        shoff, = struct.unpack_from(order + "Q", data, 0x28)
+        shentsize, shnum = struct.unpack_from(order + "HH", data, 0x3A)
+        section_format = order + "IIQQQQIIQQ"
+    else:
+        shoff, = struct.unpack_from(order + "I", data, 0x20)
+        shentsize, shnum = struct.unpack_from(order + "HH", data, 0x2E)
+        section_format = order + "IIIIIIIIII"
+    sections = [
+        struct.unpack_from(section_format, data, shoff + index * shentsize)
+        for index in range(shnum)
+    ]
+    needs: set[str] = set()
+    for _name, kind, _flags, _addr, offset, _size, link, info, _align, _entsize in sections:
+        if kind != 0x6FFFFFFE:  # SHT_GNU_verneed
+            continue
+        strings_offset = sections[link][4]
+        entry = offset
+        for _ in range(info):  # sh_info: the number of Verneed entries
+            _version, count, _file, aux, following = struct.unpack_from(
+                order + "HHIII", data, entry
+            )
+            aux_entry = entry + aux
+            for _ in range(count):
+                _hash, _aflags, _other, name, aux_next = struct.unpack_from(
+                    order + "IHHII", data, aux_entry
+                )
+                start = strings_offset + name
+                needs.add(data[start:data.index(b"\0", start)].decode("ascii", "replace"))
+                aux_entry += aux_next
+            if not following:
+                break
+            entry += following
+    return needs
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("_", 1)[1].split(".") if part.isdigit())
+
+
+def glibc_needs(directory: Path) -> dict[str, str]:
+    """Relative file name -> the highest GLIBC_x.y symbol version it needs, for every ELF file."""
+    needs = {}
+    for name, path in package_files(directory):
+        versions = [v for v in _elf_version_needs(path) if re.fullmatch(r"GLIBC_\d+(\.\d+)*", v)]
+        if versions:
+            needs[name] = max(versions, key=_version_key)
+    return needs
+
+
+def glibc_floor(directory: Path) -> tuple[str, str] | None:
+    """(GLIBC_x.y, the file that needs it): the oldest glibc the bundle runs on, or None."""
+    needs = glibc_needs(directory)
+    if not needs:
+        return None
+    name = max(sorted(needs), key=lambda n: _version_key(needs[n]))
+    return needs[name], name
+
+
+def report_bundle(archive: Path) -> None:
+    print(f"size:      zip {archive.stat().st_size / 1e6:.1f} MB, "
+          f"unpacked {tree_size(PLUGIN_DIR) / 1e6:.1f} MB")
+    if sys.platform.startswith("linux"):
+        floor = glibc_floor(PLUGIN_DIR)
+        if floor is not None:
+            print(f"glibc:     needs {floor[0].replace('_', ' ')} or later (highest: {floor[1]})")
+
+
+def cmd_glibc(args: list[str]) -> int:
+    """Print the highest GLIBC symbol version each ELF file of the bundle needs, then the floor;
+    with --max X.Y, exit 1 when the floor is above X.Y (the release workflow's check)."""
+    limit = None
+    if "--max" in args:
+        at = args.index("--max")
+        if at + 1 >= len(args):
+            print("usage: build.py glibc [DIR] [--max X.Y]", file=sys.stderr)
+            return 2
+        limit = args[at + 1]
+        args = args[:at] + args[at + 2:]
+    directory = Path(args[0]).resolve() if args else PLUGIN_DIR
+    if not args:
+        cmd_build([])
+    needs = glibc_needs(directory)
+    for name in sorted(needs):
+        print(f"{needs[name]:<12} {name}")
+    floor = glibc_floor(directory)
+    print(f"floor: {floor[0] if floor else 'none'}")
+    if limit and floor and _version_key(floor[0]) > _version_key(f"GLIBC_{limit}"):
+        print(f"build.py: the bundle needs {floor[0]} ({floor[1]}), above GLIBC_{limit}",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_build(args: list[str]) -> int:
@@ -341,6 +571,7 @@ def cmd_build(args: list[str]) -> int:
     archive = write_release()
     install_mirror(DEV_MIRROR, "packed", link=True)
     write_dev_tfrc()
+    report_bundle(archive)
     print(f"provider:  {PLUGIN_DIR / executable_name()}")
     print(f"dev tfrc:  {DEV_TFRC}  (export TF_CLI_CONFIG_FILE={DEV_TFRC})")
     print(f"release:   {archive}")
@@ -432,6 +663,49 @@ def cmd_mirror(args: list[str]) -> int:
     print(f"mirror:    {mirror} ({layout})")
     print(hashes["h1"])
     print(hashes["zh"])
+    return 0
+
+
+def write_network_mirror(target: Path, release_dir: Path = RELEASE_DIR) -> Path:
+    """A provider network mirror (Terraform's provider network mirror protocol) under target:
+    <host>/<namespace>/<type>/index.json, <version>.json with each platform's zip and h1: hash,
+    and the zips. Versions already in target's index.json stay listed."""
+    version = project_version()
+    archives = sorted(release_dir.glob(f"{BINARY_NAME}_{version}_*_*.zip"))
+    if not archives:
+        raise SystemExit(f"build.py: no {BINARY_NAME}_{version}_*.zip in {release_dir}")
+    provider_root = target / PROVIDER_SOURCE
+    provider_root.mkdir(parents=True, exist_ok=True)
+    entries = {}
+    for archive in archives:
+        plat = archive.name.removeprefix(f"{BINARY_NAME}_{version}_").removesuffix(".zip")
+        shutil.copyfile(archive, provider_root / archive.name)
+        # The URL is relative to <version>.json; h1: is what the lock file records.
+        entries[plat] = {"url": archive.name, "hashes": [zip_hash1(archive)]}
+    (provider_root / f"{version}.json").write_text(
+        json.dumps({"archives": entries}, indent=2, sort_keys=True) + "\n"
+    )
+    index_path = provider_root / "index.json"
+    versions: dict[str, object] = {}
+    if index_path.exists():
+        with contextlib.suppress(ValueError, AttributeError):
+            versions = dict(json.loads(index_path.read_text()).get("versions", {}))
+    versions[version] = {}
+    index_path.write_text(json.dumps({"versions": versions}, indent=2, sort_keys=True) + "\n")
+    return provider_root
+
+
+def cmd_network_mirror(args: list[str]) -> int:
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: build.py network-mirror DIR", file=sys.stderr)
+        return 2
+    cmd_build([])
+    target = Path(args[0]).resolve()
+    provider_root = write_network_mirror(target)
+    print(f"network mirror: {target} (serve it over HTTPS; Terraform asks for "
+          f"<url>/{PROVIDER_SOURCE}/index.json)")
+    for path in sorted(provider_root.iterdir()):
+        print(f"  {path.relative_to(target)}")
     return 0
 
 
@@ -840,8 +1114,8 @@ def cmd_test(args: list[str]) -> int:
 def cmd_lint(args: list[str]) -> int:
     generate_stubs()
     targets = [PACKAGE_NAME, *args]
-    ruff = subprocess.run([str(VENV / "bin" / "ruff"), "check", *targets], cwd=ROOT).returncode
-    mypy = subprocess.run([str(VENV / "bin" / "mypy"), *targets], cwd=ROOT).returncode
+    ruff = subprocess.run([str(VENV_BIN / "ruff"), "check", *targets], cwd=ROOT).returncode
+    mypy = subprocess.run([str(VENV_BIN / "mypy"), *targets], cwd=ROOT).returncode
     return 0 if ruff == 0 and mypy == 0 else 1
 
 
@@ -899,6 +1173,10 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "build": cmd_build,
     "protos": cmd_protos,
     "mirror": cmd_mirror,
+    "network-mirror": cmd_network_mirror,
+    "checksums": cmd_checksums,
+    "lock": cmd_lock,
+    "glibc": cmd_glibc,
     "docs": cmd_docs,
     "demo": cmd_demo,
     "test": cmd_test,
@@ -906,6 +1184,10 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "startup-time": cmd_startup_time,
     "bench": cmd_bench,
 }
+
+
+# Standard library only: the release workflow's last job runs them without installing anything.
+NO_VENV_COMMANDS = frozenset({"checksums"})
 
 
 def main(argv: list[str]) -> int:
@@ -917,7 +1199,8 @@ def main(argv: list[str]) -> int:
     if handler is None:
         print(f"build.py: unknown command {command!r} (try --help)", file=sys.stderr)
         return 2
-    ensure_venv()
+    if command not in NO_VENV_COMMANDS:
+        ensure_venv()
     try:
         return handler(argv[1:])
     except subprocess.CalledProcessError as error:

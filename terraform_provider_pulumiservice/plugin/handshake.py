@@ -14,6 +14,13 @@ MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca
 PROTOCOL_VERSIONS_KEY = "PLUGIN_PROTOCOL_VERSIONS"
 CLIENT_CERT_KEY = "PLUGIN_CLIENT_CERT"
 SOCKET_DIR_KEY = "PLUGIN_UNIX_SOCKET_DIR"
+# Ours, not go-plugin's: "tcp" forces a loopback TCP listener where unix sockets would work.
+TRANSPORT_KEY = "TFPS_PLUGIN_TRANSPORT"
+TRANSPORTS = ("unix", "tcp")
+# go-plugin's TCP listeners are on loopback only, on a port in [PLUGIN_MIN_PORT, PLUGIN_MAX_PORT].
+TCP_HOST = "127.0.0.1"
+MIN_PORT_KEY = "PLUGIN_MIN_PORT"
+MAX_PORT_KEY = "PLUGIN_MAX_PORT"
 
 CORE_PROTOCOL_VERSION = 1
 PLUGIN_PROTOCOL_VERSION = 6
@@ -69,28 +76,66 @@ def negotiate_protocol_version(environ: Mapping[str, str]) -> int:
     return PLUGIN_PROTOCOL_VERSION
 
 
+def choose_transport(environ: Mapping[str, str], os_name: str) -> str:
+    """``unix`` (a socket in a private directory) or ``tcp`` (127.0.0.1 and a free port), as
+    go-plugin chooses: tcp where unix sockets are unavailable (Windows), unless TRANSPORT_KEY
+    names one."""
+    wanted = environ.get(TRANSPORT_KEY, "").strip().lower()
+    if not wanted:
+        return "tcp" if os_name == "nt" else "unix"
+    if wanted not in TRANSPORTS:
+        raise HandshakeError(
+            f"{TRANSPORT_KEY}={wanted!r} is not a plugin transport; use one of: "
+            + ", ".join(TRANSPORTS)
+        )
+    if wanted == "unix" and os_name == "nt":
+        raise HandshakeError(f"{TRANSPORT_KEY}=unix is not available on Windows; use tcp")
+    return wanted
+
+
+def tcp_ports(environ: Mapping[str, str], start: int = 0) -> list[int]:
+    """Ports to try for a TCP listener: the client's [PLUGIN_MIN_PORT, PLUGIN_MAX_PORT] range,
+    beginning at ``start`` (an offset, so providers started together rarely collide), or [0]
+    (any free port) when the range is unset or unusable."""
+    try:
+        low = int(environ.get(MIN_PORT_KEY, ""))
+        high = int(environ.get(MAX_PORT_KEY, ""))
+    except ValueError:
+        return [0]
+    if not 0 < low <= high <= 65535:
+        return [0]
+    ports = list(range(low, high + 1))
+    offset = start % len(ports)
+    return ports[offset:] + ports[:offset]
+
+
 def encode_certificate(cert_der: bytes) -> str:
     """Standard base64 without padding, as go-plugin decodes it (RawStdEncoding)."""
     return base64.b64encode(cert_der).decode("ascii").rstrip("=")
 
 
-def handshake_line(socket_path: str, cert_der: bytes | None) -> str:
-    """``CORE|APP|unix|<path>|grpc|<cert>``: exactly six fields, the last empty without TLS."""
-    if "|" in socket_path or "\n" in socket_path:
-        raise HandshakeError(f"socket path {socket_path!r} cannot be sent in a handshake line")
+def handshake_line(address: str, cert_der: bytes | None, network: str = "unix") -> str:
+    """``CORE|APP|<network>|<address>|grpc|<cert>``: exactly six fields, the last empty without
+    TLS. The address is a socket path (unix) or ``127.0.0.1:PORT`` (tcp)."""
+    if network not in TRANSPORTS:
+        raise HandshakeError(f"network {network!r} is not one of: " + ", ".join(TRANSPORTS))
+    if "|" in address or "\n" in address:
+        raise HandshakeError(f"address {address!r} cannot be sent in a handshake line")
     cert = encode_certificate(cert_der) if cert_der else ""
     fields = [
         str(CORE_PROTOCOL_VERSION),
         str(PLUGIN_PROTOCOL_VERSION),
-        "unix",
-        socket_path,
+        network,
+        address,
         "grpc",
         cert,
     ]
     return "|".join(fields)
 
 
-def reattach_config(provider_address: str, pid: int, socket_path: str) -> str:
+def reattach_config(
+    provider_address: str, pid: int, socket_path: str, network: str = "unix"
+) -> str:
     """The TF_REATTACH_PROVIDERS JSON that makes Terraform use an already running provider."""
     config = {
         provider_address: {
@@ -98,7 +143,7 @@ def reattach_config(provider_address: str, pid: int, socket_path: str) -> str:
             "ProtocolVersion": PLUGIN_PROTOCOL_VERSION,
             "Pid": pid,
             "Test": True,
-            "Addr": {"Network": "unix", "String": socket_path},
+            "Addr": {"Network": network, "String": socket_path},
         }
     }
     return json.dumps(config, separators=(",", ":"))

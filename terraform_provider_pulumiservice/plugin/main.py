@@ -51,6 +51,7 @@ def main(
             return 1
         try:
             handshake.negotiate_protocol_version(os.environ)
+            handshake.choose_transport(os.environ, os.name)
         except handshake.HandshakeError as error:
             sys.stderr.write(f"terraform-provider-pulumiservice: {error}\n")
             return 1

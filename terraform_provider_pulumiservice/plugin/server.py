@@ -1,4 +1,8 @@
-"""The provider process: gRPC server, socket directory, handshake, signals and shutdown."""
+"""The provider process: gRPC server, socket directory, handshake, signals and shutdown.
+
+Transport as go-plugin: a unix socket in a fresh 0700 directory, or TCP on 127.0.0.1 where unix
+sockets are unavailable (Windows) or when TFPS_PLUGIN_TRANSPORT=tcp asks for it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -93,6 +98,7 @@ def _serve_in(
     identity_source: Callable[[], ServerIdentity] | None,
     parent_pid: int | None,
 ) -> int:
+    network = handshake.choose_transport(env, os.name)
     public_path = os.path.join(socket_dir, PUBLIC_SOCKET_NAME)
     client_certificate = "" if debug else env.get(handshake.CLIENT_CERT_KEY, "").strip()
 
@@ -101,6 +107,9 @@ def _serve_in(
         options=[
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            # Without this gRPC shares a TCP port another process already listens on
+            # (SO_REUSEPORT), and connections would be split between two providers.
+            ("grpc.so_reuseport", 0),
         ],
     )
     tfplugin6_pb2_grpc.add_ProviderServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
@@ -124,30 +133,46 @@ def _serve_in(
             generate_server_identity,
             server_ssl_context,
         )
-        from terraform_provider_pulumiservice.plugin.tls_proxy import TlsProxy
+        from terraform_provider_pulumiservice.plugin.tls_proxy import Endpoint, TlsProxy
 
         identity = (identity_source or generate_server_identity)()
         context = server_ssl_context(identity, client_certificate, socket_dir)
-        private_path = os.path.join(socket_dir, PRIVATE_SOCKET_NAME)
-        _bind(server, private_path)
+        # The plaintext gRPC server stays on a unix socket in the 0700 directory whenever the
+        # platform has them, so only the TLS front is reachable over TCP.
+        if _unix_sockets_available():
+            private = Endpoint("unix", os.path.join(socket_dir, PRIVATE_SOCKET_NAME))
+            _bind(server, private.address)
+        else:
+            private = Endpoint("tcp", _bind_tcp(server, [0]))
         server.start()
-        proxy = TlsProxy(public_path, private_path, context)
+        public = (
+            Endpoint("unix", public_path)
+            if network == "unix"
+            else Endpoint("tcp", f"{handshake.TCP_HOST}:0")
+        )
+        proxy = TlsProxy(public, private, context, ports=handshake.tcp_ports(env, os.getpid()))
         proxy.start()
+        address = proxy.public.address
         certificate_der = identity.certificate_der
     else:
-        _bind(server, public_path)
+        address = (
+            _bind(server, public_path)
+            if network == "unix"
+            else _bind_tcp(server, handshake.tcp_ports(env, os.getpid()))
+        )
         server.start()
 
     try:
         if debug:
-            _announce_debug(public_path)
+            _announce_debug(address, network)
         else:
-            _announce_handshake(handshake.handshake_line(public_path, certificate_der))
+            _announce_handshake(handshake.handshake_line(address, certificate_der, network))
         logger.debug(
             "plugin serving",
             extra={
                 "pid": os.getpid(),
-                "address": public_path,
+                "network": network,
+                "address": address,
                 "tls": proxy is not None,
                 "debug": debug,
                 "protocol_version": handshake.PLUGIN_PROTOCOL_VERSION,
@@ -172,13 +197,33 @@ def _wait_for_shutdown(shutdown_requested: threading.Event, parent_pid: int | No
             return
 
 
-def _bind(server: grpc.Server, socket_path: str) -> None:
+def _bind(server: grpc.Server, socket_path: str) -> str:
     try:
         bound = server.add_insecure_port(f"unix:{socket_path}")
     except RuntimeError as error:
         raise OSError(f"cannot listen on {socket_path}: {error}") from error
     if not bound:
         raise OSError(f"cannot listen on {socket_path}")
+    return socket_path
+
+
+def _bind_tcp(server: grpc.Server, ports: list[int]) -> str:
+    """Listen on the first free loopback port of ``ports`` (0: any); returns 127.0.0.1:PORT."""
+    for port in ports:
+        wanted = f"{handshake.TCP_HOST}:{port}"
+        try:
+            bound = server.add_insecure_port(wanted)
+        except RuntimeError:
+            continue  # taken; grpc raises instead of returning 0 in recent versions
+        if bound:
+            return f"{handshake.TCP_HOST}:{bound}"
+    raise OSError(f"cannot listen on {handshake.TCP_HOST} on any of {len(ports)} ports")
+
+
+def _unix_sockets_available() -> bool:
+    # Windows has AF_UNIX in recent builds, but neither asyncio's proactor loop nor go-plugin
+    # uses it there.
+    return os.name != "nt" and hasattr(socket, "AF_UNIX")
 
 
 def _stop(server: grpc.Server, servicer: Any, proxy: Any) -> None:
@@ -218,8 +263,8 @@ def _announce_handshake(line: str) -> None:
     sys.stdout = sys.stderr
 
 
-def _announce_debug(socket_path: str) -> None:
-    reattach = handshake.reattach_config(PROVIDER_ADDRESS, os.getpid(), socket_path)
+def _announce_debug(address: str, network: str) -> None:
+    reattach = handshake.reattach_config(PROVIDER_ADDRESS, os.getpid(), address, network)
     sys.stderr.write(
         "Provider started in debug mode; it serves until you press Ctrl-C.\n"
         "To use it, run this in the shell where you run Terraform:\n\n"

@@ -1,8 +1,9 @@
 """A TLS front for the gRPC server, run by asyncio in a background thread.
 
 grpcio's TLS (BoringSSL) cannot request Terraform's P-521 client certificate, Python's ``ssl``
-(OpenSSL) can. So TLS ends here, on the public unix socket, and each connection's plaintext is
-piped to the gRPC server's private unix socket in the same 0700 directory. asyncio's ssl layer
+(OpenSSL) can. So TLS ends here, on the public socket (unix, or TCP on 127.0.0.1), and each
+connection's plaintext is piped to the gRPC server's private unix socket in the same 0700
+directory (a loopback TCP port where unix sockets are unavailable). asyncio's ssl layer
 drives OpenSSL through memory BIOs on the loop thread only, so no SSL object is shared between
 threads. The pipe is protocol-based with flow control both ways: no per-chunk coroutine, no copy
 beyond what the transports do.
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import ssl
 import threading
-from typing import cast
+from collections.abc import Sequence
+from typing import NamedTuple, cast
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +28,17 @@ WRITE_BUFFER_LOW_WATER = 1 * 1024 * 1024
 TLS_HANDSHAKE_TIMEOUT_SECONDS = 10.0
 TLS_SHUTDOWN_TIMEOUT_SECONDS = 1.0
 LISTEN_BACKLOG = 128
+
+
+class Endpoint(NamedTuple):
+    """Where to listen or connect: ``("unix", path)`` or ``("tcp", "127.0.0.1:PORT")``."""
+
+    network: str
+    address: str
+
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.address.rpartition(":")
+        return host, int(port)
 
 
 class _Side(asyncio.Protocol):
@@ -125,8 +139,13 @@ class _Pipe:
     async def _connect_upstream(self) -> None:
         loop = asyncio.get_running_loop()
         upstream = _UpstreamSide(self)
+        target = self.proxy.upstream
         try:
-            await loop.create_unix_connection(lambda: upstream, path=self.proxy.upstream_path)
+            if target.network == "unix":
+                await loop.create_unix_connection(lambda: upstream, path=target.address)
+            else:
+                host, port = target.host_port()
+                await loop.create_connection(lambda: upstream, host, port)
         except OSError as error:
             logger.error("cannot reach the gRPC server behind the TLS front: %s", error)
             self.tls_side.close()
@@ -151,11 +170,20 @@ class _Pipe:
 
 
 class TlsProxy:
-    """Accepts TLS on ``public_path`` and pipes plaintext to ``upstream_path``."""
+    """Accepts TLS on ``public`` and pipes plaintext to ``upstream``. For TCP, the first free
+    port of ``ports`` is taken (0: any); ``public`` holds the real address once ``start`` has
+    returned."""
 
-    def __init__(self, public_path: str, upstream_path: str, context: ssl.SSLContext) -> None:
-        self.public_path = public_path
-        self.upstream_path = upstream_path
+    def __init__(
+        self,
+        public: Endpoint,
+        upstream: Endpoint,
+        context: ssl.SSLContext,
+        ports: Sequence[int] = (0,),
+    ) -> None:
+        self.public = public
+        self._ports = list(ports) or [0]
+        self.upstream = upstream
         self._context = context
         # asyncio's own debug chatter ("Using selector...") is noise in Terraform's log.
         logging.getLogger("asyncio").setLevel(max(logging.INFO, logging.getLogger().level))
@@ -176,14 +204,35 @@ class TlsProxy:
 
     async def _listen(self) -> None:
         self._all_upstream_done = asyncio.Event()
-        self._server = await self._loop.create_unix_server(
-            lambda: _Pipe(self).tls_side,
-            path=self.public_path,
-            ssl=self._context,
-            backlog=LISTEN_BACKLOG,
-            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_SECONDS,
-            ssl_shutdown_timeout=TLS_SHUTDOWN_TIMEOUT_SECONDS,
-        )
+        if self.public.network == "unix":
+            self._server = await self._loop.create_unix_server(
+                lambda: _Pipe(self).tls_side,
+                path=self.public.address,
+                ssl=self._context,
+                backlog=LISTEN_BACKLOG,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_SECONDS,
+                ssl_shutdown_timeout=TLS_SHUTDOWN_TIMEOUT_SECONDS,
+            )
+            return
+        host = self.public.host_port()[0]
+        for attempt, port in enumerate(self._ports):
+            try:
+                self._server = await self._loop.create_server(
+                    lambda: _Pipe(self).tls_side,
+                    host=host,
+                    port=port,
+                    ssl=self._context,
+                    backlog=LISTEN_BACKLOG,
+                    ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_SECONDS,
+                    ssl_shutdown_timeout=TLS_SHUTDOWN_TIMEOUT_SECONDS,
+                )
+                break
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE or attempt == len(self._ports) - 1:
+                    raise
+        assert self._server is not None
+        bound_host, bound_port = self._server.sockets[0].getsockname()[:2]
+        self.public = Endpoint("tcp", f"{bound_host}:{bound_port}")
 
     # Bookkeeping, all on the loop thread.
     def pipe_opened(self, pipe: _Pipe) -> None:

@@ -349,12 +349,18 @@ def open_channel(target: str) -> grpc.Channel:
     )
 
 
-def raw_tls_exchange(socket_path: str, context: ssl.SSLContext) -> bytes:
-    """Connect, send an HTTP/2 client preface with an empty SETTINGS frame, return what the
-    server answers (b"" if it closed). Raises ssl.SSLError/OSError if TLS is refused."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
+def raw_tls_exchange(address: str, context: ssl.SSLContext, network: str = "unix") -> bytes:
+    """Connect (to a socket path, or to ``host:port`` for tcp), send an HTTP/2 client preface
+    with an empty SETTINGS frame, return what the server answers (b"" if it closed). Raises
+    ssl.SSLError/OSError if TLS is refused."""
+    family = socket.AF_UNIX if network == "unix" else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as raw:
         raw.settimeout(10)
-        raw.connect(socket_path)
+        if network == "unix":
+            raw.connect(address)
+        else:
+            host, _, port = address.rpartition(":")
+            raw.connect((host, int(port)))
         with context.wrap_socket(raw, server_hostname="localhost") as tls:
             tls.sendall(HTTP2_PREFACE + EMPTY_SETTINGS_FRAME)
             return tls.recv(65536)
