@@ -1153,7 +1153,10 @@ def cmd_startup_time(args: list[str]) -> int:
 
 
 def cmd_bench(args: list[str]) -> int:
-    """Side-by-side benchmark against the Go null provider (not part of the test suite)."""
+    """Side-by-side benchmark against the Go same-schema anchor (../shared/go-anchor, or
+    `--anchor PATH`; built by its own build.sh for this build's schema into .bench-cache/),
+    hashicorp/null and terraform_data; not part of the test suite. ARGS go to benchmarks.run
+    (`--quick`, `--repeats N`, `--no-anchor`, `--install-anchor-deps`)."""
     cmd_build([])
     started = step("benchmark (this takes several minutes)")
     code = subprocess.run(

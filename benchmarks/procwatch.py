@@ -21,6 +21,7 @@ CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 class ProcessPeak:
     pid: int
     executable: str
+    parent_pid: int = 0
     peak_rss_kib: int = 0
     cpu_seconds: float = 0.0
 
@@ -111,19 +112,24 @@ class ProviderProcessWatch:
             self._stop.wait(self.interval_seconds)
 
     def sample(self) -> None:
-        for pid in _descendants(self.root_pid, _parent_map()):
+        parents = _parent_map()
+        for pid in _descendants(self.root_pid, parents):
             known = self.peaks.get(pid)
             if known is None:
                 name = _executable_name(pid)
                 if name is None or not name.startswith(PROVIDER_EXECUTABLE_PREFIX):
                     continue
-                known = self.peaks[pid] = ProcessPeak(pid, name)
+                known = self.peaks[pid] = ProcessPeak(pid, name, parents.get(pid, 0))
             high_water = _high_water_mark_kib(pid)
             if high_water is not None:
                 known.peak_rss_kib = max(known.peak_rss_kib, high_water)
             cpu = _cpu_seconds(pid)
             if cpu is not None:
                 known.cpu_seconds = max(known.cpu_seconds, cpu)
+
+    def provider_starts(self) -> int:
+        """Provider processes Terraform started itself (not children they forked)."""
+        return sum(1 for peak in self.peaks.values() if peak.parent_pid == self.root_pid)
 
     def provider_cpu_seconds(self) -> float:
         return sum(peak.cpu_seconds for peak in self.peaks.values())

@@ -68,6 +68,9 @@ class StartupSample:
     first_answer_seconds: float
     answer_bytes: int
     transport: str  # "mtls" or "plaintext"
+    # User + system CPU of the provider process (and the children it waited for) from exec to
+    # the moment it was killed, just after its first answer arrived.
+    cpu_seconds: float = 0.0
 
 
 class ProbeFailed(RuntimeError):
@@ -251,7 +254,7 @@ def measure_startup(
             answered_at = time.perf_counter()
         finally:
             process.kill()
-            process.wait(10)
+            cpu_seconds = _reap_cpu_seconds(process)
             if process.stdout is not None:
                 process.stdout.close()
     return StartupSample(
@@ -259,7 +262,19 @@ def measure_startup(
         first_answer_seconds=answered_at - started,
         answer_bytes=len(answer),
         transport=transport,
+        cpu_seconds=cpu_seconds,
     )
+
+
+def _reap_cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """Reap the killed provider; its CPU seconds (0.0 if Popen had reaped it already)."""
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    except ChildProcessError:
+        process.wait(10)
+        return 0.0
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass

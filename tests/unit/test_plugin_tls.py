@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import errno
 import socket
 import ssl
@@ -229,3 +230,40 @@ def test_identity_made_in_a_forked_child_arrives_whole() -> None:
 @pytest.mark.parametrize("payload", [b"", b"\x00\x00\x00\x05abc", b"\x00\x00\x00\x01a" * 4])
 def test_a_garbled_identity_from_the_child_is_rejected(payload: bytes) -> None:
     assert tls._unpack_identity(payload) is None
+
+
+def test_server_certificate_is_canonical_der_signed_by_its_own_key() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    identity = tls.generate_server_identity()
+    certificate = x509.load_der_x509_certificate(identity.certificate_der)
+    # Re-encoding gives the same bytes: the hand-made DER is the canonical encoding.
+    assert certificate.public_bytes(serialization.Encoding.DER) == identity.certificate_der
+    certificate.verify_directly_issued_by(certificate)
+    assert certificate.issuer == certificate.subject
+    assert certificate.version == x509.Version.v3
+    # RFC 5280: a positive serial of at most 20 octets.
+    assert 0 < certificate.serial_number < 2**159
+    identifier = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    assert identifier == x509.SubjectKeyIdentifier.from_public_key(certificate.public_key())
+    organisations = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    assert [attribute.value for attribute in organisations] == ["terraform-provider-pulumiservice"]
+    key = serialization.load_pem_private_key(identity.private_key_pem, password=None)
+    assert identity.private_key_pem == key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        (datetime.datetime(2049, 12, 31, 23, 59, 59, tzinfo=datetime.UTC),
+         b"\x17\x0d491231235959Z"),
+        (datetime.datetime(2050, 1, 1, tzinfo=datetime.UTC), b"\x18\x0f20500101000000Z"),
+    ],
+)
+def test_certificate_times_switch_to_generalized_time_in_2050(
+    moment: datetime.datetime, expected: bytes
+) -> None:
+    assert tls._der_time(moment) == expected
