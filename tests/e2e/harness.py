@@ -44,6 +44,32 @@ def load_build_script() -> ModuleType:
     return module
 
 
+def one_task_config(
+    name: str, org: str, message: str, source: str = "pulumi/pulumiservice", extra: str = ""
+) -> str:
+    """A whole configuration: the provider from `source`, one task, and its `task_id` output."""
+    return f"""
+terraform {{
+  required_providers {{
+    pulumiservice = {{
+      source = "{source}"
+    }}
+  }}
+}}
+
+provider "pulumiservice" {{}}
+
+resource "pulumiservice_api_agents_task" "{name}" {{
+  org_name = "{org}"
+  message  = "{message}"
+{extra}}}
+
+output "task_id" {{
+  value = pulumiservice_api_agents_task.{name}.task_id
+}}
+"""
+
+
 def terraform_path() -> str | None:
     return shutil.which("terraform")
 

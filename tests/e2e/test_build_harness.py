@@ -4,28 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.harness import EmulatorHandle, TerraformFailed, TerraformRunner
+from tests.e2e.harness import EmulatorHandle, TerraformFailed, TerraformRunner, one_task_config
 
-CONFIG = """
-terraform {
-  required_providers {
-    pulumiservice = {
-      source = "pulumi/pulumiservice"
-    }
-  }
-}
-
-provider "pulumiservice" {}
-
-resource "pulumiservice_api_agents_task" "t" {
-  org_name = "harness-org"
-  message  = "check the harness"
-}
-
-output "task_id" {
-  value = pulumiservice_api_agents_task.t.task_id
-}
-"""
+CONFIG = one_task_config("t", "harness-org", "check the harness")
 
 
 def test_no_color_goes_after_the_command_words(tf: TerraformRunner) -> None:

@@ -18,31 +18,16 @@ from tests.e2e.harness import (
     TerraformRunner,
     filesystem_mirror_tfrc,
     load_build_script,
+    one_task_config,
     terraform_env,
 )
 
-CONFIG = """
-terraform {
-  required_providers {
-    pulumiservice = {
-      source = "pulumi/pulumiservice"
-    }
-  }
-}
-
-provider "pulumiservice" {}
-
-resource "pulumiservice_api_agents_task" "mirrored" {
-  org_name        = "mirror-org"
-  message         = "installed from a filesystem mirror"
-  approval_mode   = "manual"
-  permission_mode = "read-only"
-}
-
-output "task_id" {
-  value = pulumiservice_api_agents_task.mirrored.task_id
-}
-"""
+CONFIG = one_task_config(
+    "mirrored",
+    "mirror-org",
+    "installed from a filesystem mirror",
+    extra='  approval_mode   = "manual"\n  permission_mode = "read-only"\n',
+)
 
 
 def _install_mirror(mirror: Path, layout: str) -> dict[str, str]:

@@ -18,29 +18,11 @@ from tests.e2e.harness import (
     REPO_ROOT,
     TerraformRunner,
     load_build_script,
+    one_task_config,
     terraform_env,
 )
 
-CONFIG = """
-terraform {
-  required_providers {
-    pulumiservice = {
-      source = "pulumi/pulumiservice"
-    }
-  }
-}
-
-provider "pulumiservice" {}
-
-resource "pulumiservice_api_agents_task" "pip" {
-  org_name = "pip-org"
-  message  = "served by the pip-installed package"
-}
-
-output "task_id" {
-  value = pulumiservice_api_agents_task.pip.task_id
-}
-"""
+CONFIG = one_task_config("pip", "pip-org", "served by the pip-installed package")
 
 
 def _run(*args: str | Path, cwd: Path | None = None, timeout: float = 900,

@@ -5,28 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.harness import EmulatorHandle, TerraformRunner
+from tests.e2e.harness import EmulatorHandle, TerraformRunner, one_task_config
 
-CONFIG = """
-terraform {
-  required_providers {
-    pulumiservice = {
-      source = "pulumi/pulumiservice"
-    }
-  }
-}
-
-provider "pulumiservice" {}
-
-resource "pulumiservice_api_agents_task" "over_tcp" {
-  org_name = "tcp-org"
-  message  = "served over TCP on the loopback interface"
-}
-
-output "task_id" {
-  value = pulumiservice_api_agents_task.over_tcp.task_id
-}
-"""
+CONFIG = one_task_config("over_tcp", "tcp-org", "served over TCP on the loopback interface")
 
 
 def test_terraform_applies_and_destroys_through_a_loopback_tcp_provider_with_mutual_tls(
