@@ -132,6 +132,28 @@ def _terraform(
     return TerraformRunner(workdir, env)
 
 
+def _host_zip_name() -> str:
+    """The release zip of the platform these tests run on."""
+    platform = load_build_script().terraform_platform()
+    return f"{EXECUTABLE_PREFIX}_{_version()}_{platform}.zip"
+
+
+def _registry_terraform(
+    tmp_path: Path,
+    server: HttpsServer,
+    certificates: ScratchCertificates,
+    emulator: EmulatorHandle,
+    how: str,
+) -> tuple[TerraformRunner, str]:
+    """terraform with no mirrors, in a configuration that installs from the test registry."""
+    source = f"{server.host}/pulumi/pulumiservice"
+    tf = _terraform(
+        tmp_path / "work", tfrc_without_mirrors(tmp_path / "empty.tfrc"), certificates, emulator
+    )
+    tf.write({"main.tf": CONFIG % {"source": source, "how": how}})
+    return tf, source
+
+
 def _locked_hashes(workdir: Path, source: str) -> list[str]:
     lock = (workdir / ".terraform.lock.hcl").read_text()
     block = lock.split(f'provider "{source}"', 1)[1].split("\n}", 1)[0]
@@ -171,18 +193,13 @@ def test_terraform_installs_from_an_https_registry_after_verifying_the_signature
     emulator: EmulatorHandle, tmp_path: Path,
 ) -> None:
     _offer(server, signed_release, gnupg, gnupg.fingerprints[0])
-    source = f"{server.host}/pulumi/pulumiservice"
-    tf = _terraform(tmp_path / "work", tfrc_without_mirrors(tmp_path / "empty.tfrc"),
-                    certificates, emulator)
-    tf.write({"main.tf": CONFIG % {"source": source, "how": "a registry"}})
+    tf, source = _registry_terraform(tmp_path, server, certificates, emulator, "a registry")
     init = tf.init()
     assert f"key ID {key_id_of(gnupg.fingerprints[0])}" in init.stdout, init.stdout
 
     locked = _locked_hashes(tf.workdir, source)
     build = load_build_script()
-    host_zip = signed_release / (
-        f"{EXECUTABLE_PREFIX}_{_version()}_{build.terraform_platform()}.zip"
-    )
+    host_zip = signed_release / _host_zip_name()
     assert build.zip_hash1(host_zip) in locked, locked
     assert "zh:" + build.sha256_file(host_zip) in locked, locked
     # zh: hashes come from the signed SHA256SUMS: Terraform takes one per line of it.
@@ -202,18 +219,14 @@ def test_a_tampered_zip_is_refused(
 ) -> None:
     release = tmp_path / "tampered"
     shutil.copytree(signed_release, release)
-    build = load_build_script()
-    name = f"{EXECUTABLE_PREFIX}_{_version()}_{build.terraform_platform()}.zip"
+    name = _host_zip_name()
     tampered = release / ("tampered-" + name)
     shutil.copyfile(release / name, tampered)
     with tampered.open("ab") as handle:
         handle.write(b"\0")  # still a readable zip, but not the one SHA256SUMS names
     provider = _offer(server, release, gnupg, gnupg.fingerprints[0])
     provider.substitutes[name] = tampered.name
-    source = f"{server.host}/pulumi/pulumiservice"
-    tf = _terraform(tmp_path / "work", tfrc_without_mirrors(tmp_path / "empty.tfrc"),
-                    certificates, emulator)
-    tf.write({"main.tf": CONFIG % {"source": source, "how": "a tampered zip"}})
+    tf, _ = _registry_terraform(tmp_path, server, certificates, emulator, "a tampered zip")
     result = tf.init(check=False)
     assert result.returncode != 0
     assert "checksum" in result.stderr.lower(), result.stderr
@@ -228,10 +241,7 @@ def test_a_signature_by_another_key_is_refused(
 ) -> None:
     # The registry names the stranger's key, but SHA256SUMS was signed by the release key.
     _offer(server, signed_release, gnupg, gnupg.fingerprints[1])
-    source = f"{server.host}/pulumi/pulumiservice"
-    tf = _terraform(tmp_path / "work", tfrc_without_mirrors(tmp_path / "empty.tfrc"),
-                    certificates, emulator)
-    tf.write({"main.tf": CONFIG % {"source": source, "how": "a wrong key"}})
+    tf, _ = _registry_terraform(tmp_path, server, certificates, emulator, "a wrong key")
     result = tf.init(check=False)
     assert result.returncode != 0
     assert "signature" in result.stderr.lower(), result.stderr
@@ -247,9 +257,7 @@ def test_terraform_installs_from_the_network_mirror_build_py_writes(
     assert (provider_root / "index.json").is_file()
     version_json = (provider_root / f"{_version()}.json").read_text()
     build = load_build_script()
-    host_zip = built_dist / "release" / (
-        f"{EXECUTABLE_PREFIX}_{_version()}_{build.terraform_platform()}.zip"
-    )
+    host_zip = built_dist / "release" / _host_zip_name()
     h1 = build.zip_hash1(host_zip)
     assert h1 in version_json
 
@@ -282,11 +290,8 @@ def test_terraform_refuses_a_registry_whose_certificate_it_does_not_trust(
 ) -> None:
     # The control for the CA set-up: without SSL_CERT_FILE the test CA is unknown.
     _offer(server, signed_release, gnupg, gnupg.fingerprints[0])
-    source = f"{server.host}/pulumi/pulumiservice"
-    tf = _terraform(tmp_path / "work", tfrc_without_mirrors(tmp_path / "empty.tfrc"),
-                    certificates, emulator)
+    tf, _ = _registry_terraform(tmp_path, server, certificates, emulator, "an untrusted registry")
     tf.env.pop("SSL_CERT_FILE")
     tf.env["SSL_CERT_DIR"] = str(tmp_path / "no-certificates")
-    tf.write({"main.tf": CONFIG % {"source": source, "how": "an untrusted registry"}})
     with pytest.raises(TerraformFailed, match="certificate"):
         tf.init()

@@ -1,17 +1,22 @@
-"""Helpers for the emulator's tests: a hand-advanced clock, httpx clients, OpenAPI validation of
-the emulator's answers (against tests/data's extract) and an SSE frame reader."""
+"""Helpers for the emulator's tests: a running emulator, a hand-advanced clock, httpx clients,
+OpenAPI validation of the emulator's answers (against tests/data's extract) and an SSE frame
+reader."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema  # type: ignore[import-untyped]  # no stubs in the dev deps
+
+from terraform_provider_pulumiservice.emulator.server import EmulatorServer
 
 OPENAPI_PATH = Path(__file__).resolve().parents[1] / "data" / "pulumi-cloud-agents-openapi.json"
 TOKEN = "emulator-token"
@@ -86,6 +91,17 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self.now += seconds
+
+
+@contextlib.contextmanager
+def running_emulator(**options: Any) -> Iterator[EmulatorServer]:
+    """An emulator serving on a free port for the duration of the block."""
+    server = EmulatorServer(**options)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def client_for(url: str, token: str = TOKEN, **options: Any) -> httpx.Client:

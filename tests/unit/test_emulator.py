@@ -28,6 +28,7 @@ from tests.support.emulator import (
     FakeClock,
     assert_matches_schema,
     client_for,
+    running_emulator,
 )
 
 TASKS = "/api/preview/agents/acme/tasks"
@@ -62,12 +63,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture()
 def server(clock: FakeClock) -> Iterator[EmulatorServer]:
-    srv = EmulatorServer(idle_after=2.0, clock=clock, stream_max_seconds=1.5)
-    srv.start()
-    try:
+    with running_emulator(idle_after=2.0, clock=clock, stream_max_seconds=1.5) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture()

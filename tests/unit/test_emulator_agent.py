@@ -18,7 +18,13 @@ import pytest
 
 from terraform_provider_pulumiservice.emulator.agent import TOOL_NAME, parse_knobs
 from terraform_provider_pulumiservice.emulator.server import EmulatorServer
-from tests.support.emulator import FakeClock, assert_matches_schema, client_for, sse_frames
+from tests.support.emulator import (
+    FakeClock,
+    assert_matches_schema,
+    client_for,
+    running_emulator,
+    sse_frames,
+)
 
 TASKS = "/api/preview/agents/acme/tasks"
 START = 1_800_000_000.0
@@ -40,14 +46,10 @@ def clock() -> FakeClock:
 
 @pytest.fixture()
 def server(clock: FakeClock) -> Iterator[EmulatorServer]:
-    srv = EmulatorServer(
+    with running_emulator(
         idle_after=2.0, clock=clock, stream_max_seconds=1.5, stream_keepalive_seconds=0.2
-    )
-    srv.start()
-    try:
+    ) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture()

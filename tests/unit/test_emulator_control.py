@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from terraform_provider_pulumiservice.emulator.server import EmulatorServer
+from tests.support.emulator import running_emulator
 
 TOKEN = "emulator-token"
 TASKS = "/api/preview/agents/acme/tasks"
@@ -22,12 +23,8 @@ PROMPT = {"message": {"type": "user_message", "content": "Check my stacks"}}
 
 @pytest.fixture()
 def server() -> Iterator[EmulatorServer]:
-    srv = EmulatorServer(idle_after=30.0)
-    srv.start()
-    try:
+    with running_emulator(idle_after=30.0) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture()
