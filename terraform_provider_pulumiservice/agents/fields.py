@@ -21,11 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from terraform_provider_pulumiservice.agents.validators import EntityMembers
 from terraform_provider_pulumiservice.cty import BOOL, NUMBER, STRING, CtyType, List
+from terraform_provider_pulumiservice.framework.planmodifiers import PlanModifier
 from terraform_provider_pulumiservice.framework.schema import (
     Attribute,
     NestedAttributes,
     Nesting,
+    nested_attribute,
 )
 from terraform_provider_pulumiservice.framework.validators import (
     Each,
@@ -91,6 +94,33 @@ class TaskField:
     @property
     def patchable(self) -> bool:
         return self.direction is Direction.UPDATABLE and self.request_path is not None
+
+    def as_attribute(
+        self,
+        *,
+        optional: bool = False,
+        computed: bool = False,
+        plan_modifiers: tuple[PlanModifier, ...] = (),
+    ) -> Attribute:
+        """The field as a schema attribute with these flags, its description and validators."""
+        if isinstance(self.type, NestedAttributes):
+            return nested_attribute(
+                self.type.nesting,
+                self.type.attributes,
+                self.description,
+                optional=optional,
+                computed=computed,
+                plan_modifiers=plan_modifiers,
+                validators=self.validators,
+            )
+        return Attribute(
+            self.type,
+            self.description,
+            optional=optional,
+            computed=computed,
+            plan_modifiers=plan_modifiers,
+            validators=self.validators,
+        )
 
 
 def _string(description: str) -> Attribute:
@@ -230,15 +260,6 @@ def _plain(value: Any) -> Any:
         return value
 
 
-# Which members each entity type needs (from the API's entity schemas).
-ENTITY_REQUIRED_MEMBERS = {
-    "stack": ("name", "project"),
-    "repository": ("name", "org"),
-    "pull_request": ("number", "name", "org"),
-    "policy_issue": ("id",),
-}
-
-
 # --- the table ---------------------------------------------------------------------------------
 
 TASK_FIELDS: tuple[TaskField, ...] = (
@@ -267,6 +288,7 @@ TASK_FIELDS: tuple[TaskField, ...] = (
         "Changing it starts a new task. Not returned by the API as such: see `entities`.",
         Direction.CREATE_ONLY,
         request_path=("message", "entity_diff", "add"),
+        validators=(EntityMembers(),),
         to_api=lambda entities: [entity_to_api(entity) for entity in entities],
     ),
     TaskField(
@@ -469,5 +491,4 @@ TASK_FIELDS: tuple[TaskField, ...] = (
         Direction.COMPUTED,
     ),
 )
-FIELD_BY_ATTRIBUTE = {field.attribute: field for field in TASK_FIELDS}
 REPORTED_FIELDS = tuple(field for field in TASK_FIELDS if field.reported)

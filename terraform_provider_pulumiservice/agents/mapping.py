@@ -12,7 +12,7 @@ from terraform_provider_pulumiservice.agents.fields import (
     TASK_FIELDS,
     TaskField,
 )
-from terraform_provider_pulumiservice.cty import BOOL, NUMBER, STRING, List, Unknown
+from terraform_provider_pulumiservice.cty import BOOL, NUMBER, STRING
 from terraform_provider_pulumiservice.cty import is_wholly_known as _is_wholly_known
 
 
@@ -56,10 +56,6 @@ def value_from_api(raw: Any, field: TaskField) -> Any:
         if isinstance(raw, float) and (raw != raw or raw in (float("inf"), float("-inf"))):
             return None
         return raw if isinstance(raw, int) else Decimal(str(raw))
-    if type_ == List(STRING):
-        if not isinstance(raw, list):
-            return None
-        return [item for item in raw if isinstance(item, str)]
     return None
 
 
@@ -128,7 +124,3 @@ def merge_known(planned: Mapping[str, Any], reported: Mapping[str, Any]) -> dict
         if not _is_wholly_known(value):
             merged[name] = reported.get(name)
     return merged
-
-
-def is_unknown(value: Any) -> bool:
-    return isinstance(value, Unknown)

@@ -1,15 +1,22 @@
-"""Checks across the members of one agent-task value (the single-member checks are declared on
-the members themselves in `fields`)."""
+"""Checks across the members of one agent-task value; `fields` declares them on the attribute,
+and the single-member checks on the members themselves."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from terraform_provider_pulumiservice.agents.fields import ENTITY_REQUIRED_MEMBERS
 from terraform_provider_pulumiservice.cty import Unknown
 from terraform_provider_pulumiservice.framework.diagnostics import Diagnostics
 from terraform_provider_pulumiservice.framework.path import AttributePath
+
+# Which members each entity type needs (from the API's entity schemas).
+ENTITY_REQUIRED_MEMBERS = {
+    "stack": ("name", "project"),
+    "repository": ("name", "org"),
+    "pull_request": ("number", "name", "org"),
+    "policy_issue": ("id",),
+}
 
 
 @dataclass(frozen=True)

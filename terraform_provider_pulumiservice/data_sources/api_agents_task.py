@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
-from terraform_provider_pulumiservice.agents.fields import REPORTED_FIELDS, TaskField
+from terraform_provider_pulumiservice.agents.fields import REPORTED_FIELDS
 from terraform_provider_pulumiservice.agents.mapping import (
     attributes_from_task,
     identity_mismatch,
@@ -18,9 +18,7 @@ from terraform_provider_pulumiservice.framework.path import AttributePath
 from terraform_provider_pulumiservice.framework.resource import DataSource, State
 from terraform_provider_pulumiservice.framework.schema import (
     Attribute,
-    NestedAttributes,
     Schema,
-    nested_attribute,
 )
 
 if TYPE_CHECKING:
@@ -46,17 +44,8 @@ def read_for_task(
     return None
 
 
-def read_only_attribute(field: TaskField) -> Attribute:
-    """A task field as a computed attribute of a data source."""
-    if isinstance(field.type, NestedAttributes):
-        return nested_attribute(
-            field.type.nesting, field.type.attributes, field.description, computed=True
-        )
-    return Attribute(field.type, field.description, computed=True)
-
-
 READ_ONLY_TASK_ATTRIBUTES: Mapping[str, Attribute] = {
-    field.attribute: read_only_attribute(field) for field in REPORTED_FIELDS
+    field.attribute: field.as_attribute(computed=True) for field in REPORTED_FIELDS
 }
 
 SCHEMA = Schema(

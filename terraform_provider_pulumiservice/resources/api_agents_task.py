@@ -34,7 +34,6 @@ from terraform_provider_pulumiservice.agents.mapping import (
 )
 from terraform_provider_pulumiservice.agents.run import RunEnd, RunEndKind, final_message
 from terraform_provider_pulumiservice.agents.state_v0 import upgrade_v0_attributes
-from terraform_provider_pulumiservice.agents.validators import EntityMembers
 from terraform_provider_pulumiservice.agents.wait import wait_for_run
 from terraform_provider_pulumiservice.cloud.errors import (
     ApiError,
@@ -56,11 +55,9 @@ from terraform_provider_pulumiservice.framework.resource import Resource, State
 from terraform_provider_pulumiservice.framework.schema import (
     Attribute,
     Block,
-    NestedAttributes,
     Schema,
-    nested_attribute,
 )
-from terraform_provider_pulumiservice.framework.validators import Duration, Validator
+from terraform_provider_pulumiservice.framework.validators import Duration
 
 if TYPE_CHECKING:
     from terraform_provider_pulumiservice.cloud.client import CloudClient
@@ -83,25 +80,15 @@ def _plan_modifiers(field: TaskField) -> tuple[PlanModifier, ...]:
     return ()
 
 
-def _extra_validators(field: TaskField) -> tuple[Validator, ...]:
-    return (EntityMembers(),) if field.attribute == "context_entities" else ()
-
-
 def attribute_for(field: TaskField) -> Attribute:
     """The resource attribute of one task field, from its direction."""
     is_input = field.direction is not Direction.COMPUTED
-    flags: dict[str, Any] = {
-        "optional": is_input,
-        # Inputs the API reports back are computed as well: left out, they show what it chose.
-        "computed": not is_input or field.reported,
-        "plan_modifiers": _plan_modifiers(field),
-        "validators": field.validators + _extra_validators(field),
-    }
-    if isinstance(field.type, NestedAttributes):
-        return nested_attribute(
-            field.type.nesting, field.type.attributes, field.description, **flags
-        )
-    return Attribute(field.type, field.description, **flags)
+    # Inputs the API reports back are computed as well: left out, they show what it chose.
+    return field.as_attribute(
+        optional=is_input,
+        computed=not is_input or field.reported,
+        plan_modifiers=_plan_modifiers(field),
+    )
 
 
 SCHEMA = Schema(
@@ -174,8 +161,6 @@ SCHEMA = Schema(
 CREATE_ONLY_INPUTS = tuple(
     field.attribute for field in TASK_FIELDS if field.direction is Direction.CREATE_ONLY
 )
-# Attributes the API does not return, whose state value is what the user wrote.
-KEPT_AS_WRITTEN = ("org_name",) + tuple(f.attribute for f in TASK_FIELDS if not f.reported)
 
 
 def _created_state(planned: State, org: str, task_id: str) -> State:
