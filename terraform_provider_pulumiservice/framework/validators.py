@@ -68,8 +68,6 @@ class LengthBetween:
 class NotBlank:
     """A string that is not empty or only whitespace."""
 
-    what: str = "The value"
-
     @property
     def description(self) -> str:
         return "Not empty."
